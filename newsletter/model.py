@@ -1,0 +1,159 @@
+"""Typed, immutable values that flow through the pipeline stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Brand:
+    """Colours of the email; checked for WCAG AA contrast when the config loads."""
+
+    accent: str = "#2d5a4c"
+    """Button background and link colour on the light page (white text sits on it)."""
+    accent_dark: str = "#8fd1bb"
+    """Link colour in dark mode (on the dark page background)."""
+    text: str = "#26302c"
+    """Body text on the light page; never pure black, which inverts badly."""
+    background: str = "#f4f1ea"
+    """Page background around the 600 px card."""
+    surface: str = "#ffffff"
+    """The card the content sits on; never quite white in dark mode."""
+    muted: str = "#556259"
+    """Footer and attribution text."""
+    dark_background: str = "#161a18"
+    dark_surface: str = "#202624"
+    dark_text: str = "#e6e3dc"
+    dark_muted: str = "#b4bcb6"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail goes; the password never lives in newsletter.toml."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    """One of starttls, ssl, none."""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The practitioner's settings from content/newsletter.toml."""
+
+    title: str
+    """Newsletter name shown in the header and the List-Id description."""
+    sender_name: str
+    sender_email: str
+    postal_address: str
+    """Required by anti-spam law (CAN-SPAM) in every commercial email."""
+    booking_url: str
+    base_url: str
+    """Where the web archive lives; view-in-browser links and images hang under it."""
+    disclaimer: str
+    """Health disclaimer printed in every footer."""
+    reason: str
+    """Why the reader receives this email, printed in the footer."""
+    list_id: str
+    """RFC 2919 List-Id, a domain-like name such as notes.example.org."""
+    reply_to: str = ""
+    language: str = "en"
+    direction: str = "ltr"
+    tagline: str = ""
+    cta_text: str = "Book a session"
+    """Default label of the booking button."""
+    greeting_fallback: str = "there"
+    """Used for {first_name} when a subscriber has no name."""
+    unsubscribe_mailto: str = ""
+    unsubscribe_url: str = ""
+    """HTTPS endpoint; a signed token is appended per recipient."""
+    brand: Brand = field(default_factory=Brand)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    rate_per_second: float = 0.0
+    """0 means unlimited."""
+    daily_limit: int = 0
+    """0 means unlimited."""
+    utm: bool = True
+    """Add utm_source/medium/campaign to links to the practitioner's own sites."""
+
+
+@dataclass(frozen=True)
+class Image:
+    src: str
+    """Path under content/images/ or an absolute https URL."""
+    alt: str
+    width: int
+    height: int
+    path: Path | None = None
+    """Local file when src is under content/images/."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    date: dt.date
+    method: str
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    path: str
+    title: str
+    summary: str
+    date: dt.date
+    body: str
+    """Markdown source of the body."""
+    body_line: int
+    """Line of the file where the body starts, for problems found in it."""
+    image: Image | None = None
+    cta: str = ""
+    """Button label when the article asks for its own booking button; empty for none."""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Testimonial:
+    slug: str
+    path: str
+    author: str
+    service: str
+    consent: Consent
+    body: str
+    body_line: int
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str
+    path: str
+    subject: str
+    preheader: str
+    date: dt.date
+    intro: str
+    intro_line: int
+    articles: tuple[Article, ...]
+    testimonials: tuple[Testimonial, ...]
+    cta: str = ""
+    """Label of the closing booking button; the config's cta_text when empty."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One issue rendered once; every recipient's copy is a substitution on these strings."""
+
+    issue: Issue
+    html: str
+    """Finished, inlined HTML with placeholder markers."""
+    text: str
+    """Plain-text part with placeholder markers."""
+    web_html: str
+    """The web version (no per-recipient fields)."""
+    images: tuple[Path, ...]
+    """Local image files the email references, to copy next to it."""
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,134 @@
+"""Per-recipient fields: marked once at render time, filled per recipient, or exported as merge tags.
+
+Templates emit markers built from two private-use characters that the content loader removes
+from every content string, so no article or testimonial can forge a placeholder: text such as
+``%%first_name%%`` in content always comes out literally. On disk (``email.html``,
+``email.txt``) the markers are written in the documented syntax ``%%name%%``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+OPEN = "\ue000"
+CLOSE = "\ue001"
+Context = Literal["html", "url", "text"]
+
+FIELDS: dict[str, str] = {
+    "first_name": "the subscriber's first name, or the config's greeting_fallback",
+    "name": "the subscriber's full name, or the greeting fallback",
+    "email": "the subscriber's address",
+    "unsubscribe_url": "a personal one-click unsubscribe link with a signed token",
+}
+
+_MARKER = re.compile(f"{OPEN}(html|url|text):([a-z_]+){CLOSE}")
+_FORGED = re.compile(f"[{OPEN}{CLOSE}]")
+SYNTAX = re.compile(r"%%([a-z_]+)%%")
+
+MERGE_TAGS: dict[str, dict[str, str]] = {
+    "native": {f: f"%%{f}%%" for f in FIELDS},
+    "mailchimp": {
+        "first_name": "*|FNAME|*",
+        "name": "*|FNAME|* *|LNAME|*",
+        "email": "*|EMAIL|*",
+        "unsubscribe_url": "*|UNSUB|*",
+    },
+    "listmonk": {
+        "first_name": "{{ .Subscriber.FirstName }}",
+        "name": "{{ .Subscriber.Name }}",
+        "email": "{{ .Subscriber.Email }}",
+        "unsubscribe_url": "{{ UnsubscribeURL }}",
+    },
+    "buttondown": {
+        "first_name": "{{ subscriber.metadata.first_name }}",
+        "name": "{{ subscriber.metadata.name }}",
+        "email": "{{ subscriber.email }}",
+        "unsubscribe_url": "{{ unsubscribe_url }}",
+    },
+}
+
+
+def marker(name: str, context: Context = "html") -> str:
+    """The in-memory placeholder a template writes where a recipient's value will go."""
+    if name not in FIELDS:
+        raise ValueError(f"unknown placeholder {name!r}; known: {', '.join(FIELDS)}")
+    return f"{OPEN}{context}:{name}{CLOSE}"
+
+
+def scrub(text: str) -> str:
+    """Remove marker characters from content so content can never create a placeholder."""
+    return _FORGED.sub("\ufffd", text)
+
+
+def _escape(value: str, context: str) -> str:
+    if context == "url":
+        return html.escape(quote(value, safe=""), quote=True)
+    if context == "html":
+        return html.escape(value, quote=True)
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A document split once into literal runs and fields, so filling is a join."""
+
+    parts: tuple[str | tuple[str, str], ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(p[1] for p in self.parts if isinstance(p, tuple))
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """Substitute each field, escaped for where it stands (HTML, URL or plain text)."""
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                context, name = part
+                out.append(_escape(values[name], context))
+        return "".join(out)
+
+
+def compile_markers(document: str) -> Compiled:
+    parts: list[str | tuple[str, str]] = []
+    pos = 0
+    for m in _MARKER.finditer(document):
+        parts.append(document[pos : m.start()])
+        parts.append((m.group(1), m.group(2)))
+        pos = m.end()
+    parts.append(document[pos:])
+    return Compiled(tuple(parts))
+
+
+def fill(document: str, values: Mapping[str, str]) -> str:
+    return compile_markers(document).fill(values)
+
+
+def export(document: str, style: str = "native", *, escape_literal: bool = False) -> str:
+    """Write markers in a merge-tag syntax; `escape_literal` guards literal %% in HTML output."""
+    tags = MERGE_TAGS[style]
+    if escape_literal:
+        document = document.replace("%%", "%&#37;")
+    return _MARKER.sub(lambda m: tags[m.group(2)], document)
+
+
+def first_name(name: str) -> str:
+    return name.strip().split()[0] if name.strip() else ""
+
+
+def recipient_values(
+    *, email: str, name: str, unsubscribe_url: str, fallback: str
+) -> dict[str, str]:
+    """The values for one recipient, with the greeting fallback where no name is known."""
+    return {
+        "email": email,
+        "name": name.strip() or fallback,
+        "first_name": first_name(name) or fallback,
+        "unsubscribe_url": unsubscribe_url,
+    }
