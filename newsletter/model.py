@@ -141,6 +141,8 @@ class Issue:
     testimonials: tuple[Testimonial, ...]
     cta: str = ""
     """Label of the closing booking button; the config's cta_text when empty."""
+    greeting: str = "Hello"
+    """Opening word before the recipient's first name; empty for no greeting line."""
 
 
 @dataclass(frozen=True)
