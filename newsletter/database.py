@@ -1,0 +1,139 @@
+"""SQLite connection and schema migrations: one file, WAL, versioned by PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import NewsletterError
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a writer waits for another process's lock (a send and an import at once)."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database, migrated to the latest schema.
+
+    The connection is in autocommit mode: group writes with `transaction(conn)`, so a
+    transaction starts exactly where the code says and never implicitly.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    except NewsletterError:
+        conn.close()
+        raise
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NewsletterError.single(
+            str(path), f"cannot open the subscriber database: {exc}; is it an SQLite file?"
+        ) from None
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """All statements inside commit together or not at all; nests as a savepoint.
+
+    BEGIN IMMEDIATE takes the write lock up front, so two processes never both read
+    then fail to upgrade (SQLITE_BUSY mid-transaction).
+    """
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _file_name(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] or "database"
+
+
+# Migrations: named functions, applied in order, each in one transaction with its
+# `PRAGMA user_version` bump. Never edit or reorder one that has shipped; append a new one.
+# A migration runs inside a transaction: use conn.execute (executescript would commit).
+# Define a migration here, or in a module that does not import this one at import time
+# (a cycle would break), then add it to the MIGRATIONS line.
+
+
+def subscribers_v1(conn: sqlite3.Connection) -> None:
+    """The subscriber list; a row is kept after unsubscribing as proof of the request.
+
+    `email_key` (the normalised address, lower-cased) makes addresses unique regardless of
+    case, including non-ASCII local parts that COLLATE NOCASE would not fold.
+    """
+    conn.execute(
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+            source TEXT NOT NULL DEFAULT '',
+            consent TEXT NOT NULL,
+            consent_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            unsubscribed_at TEXT
+        ) STRICT
+        """
+    )
+    conn.execute("CREATE INDEX subscribers_status_id ON subscribers (status, id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [subscribers_v1]
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    migrations: list[Callable[[sqlite3.Connection], None]] | None = None,
+) -> int:
+    """Apply every migration newer than the file's version; return the version reached.
+
+    The version is read inside the write transaction, so two processes opening a fresh
+    file at once apply each migration once.
+    """
+    migrations = MIGRATIONS if migrations is None else migrations
+    latest = len(migrations)
+    if schema_version(conn) > latest:
+        raise NewsletterError.single(
+            _file_name(conn),
+            f"schema version {schema_version(conn)} is newer than this program knows "
+            f"({latest}); upgrade newsletter before using this database",
+        )
+    for version, migration in enumerate(migrations, start=1):
+        if schema_version(conn) >= version:
+            continue
+        with transaction(conn):
+            if schema_version(conn) >= version:
+                continue
+            migration(conn)
+            conn.execute(f"PRAGMA user_version = {version}")
+    return schema_version(conn)
