@@ -96,7 +96,11 @@ def _colour(value: str) -> str | None:
 
 
 def _single_line(value: str) -> str | None:
-    return "must be one line (it goes into an email header)" if "\n" in value or "\r" in value else None
+    return (
+        "must be one line (it goes into an email header)"
+        if "\n" in value or "\r" in value
+        else None
+    )
 
 
 def _all(*checks: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
@@ -136,7 +140,16 @@ def _port(value: int) -> str | None:
 KEYS: tuple[Key, ...] = (
     Key("newsletter", "title", str, True, _single_line),
     Key("newsletter", "tagline", str),
-    Key("newsletter", "language", str, check=lambda v: None if re.match(r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", v) else f"expected a language tag like en or en-US, got {v!r}"),
+    Key(
+        "newsletter",
+        "language",
+        str,
+        check=lambda v: (
+            None
+            if re.match(r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", v)
+            else f"expected a language tag like en or en-US, got {v!r}"
+        ),
+    ),
     Key("newsletter", "direction", str, check=_choice("ltr", "rtl")),
     Key("newsletter", "base_url", str, True, _http_url),
     Key("newsletter", "list_id", str, True, _list_id),
@@ -192,7 +205,9 @@ def _type_name(kind: type) -> str:
     return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}[kind]
 
 
-def parse_config(text: str, *, path: str = CONFIG_NAME, env: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, *, path: str = CONFIG_NAME, env: Mapping[str, str] | None = None
+) -> Config:
     """Validate every key, then the rules between keys; raise once with all the problems."""
     env = os.environ if env is None else env
     problems = Collector()
@@ -210,17 +225,22 @@ def parse_config(text: str, *, path: str = CONFIG_NAME, env: Mapping[str, str] |
     for section, table in data.items():
         line = lines.get((section, ""), 0)
         if section not in SECTIONS:
-            problems.add(path, line, f"unknown section [{section}]{did_you_mean(section, SECTIONS)}")
+            problems.add(
+                path, line, f"unknown section [{section}]{did_you_mean(section, SECTIONS)}"
+            )
             continue
         if not isinstance(table, dict):
-            problems.add(path, lines.get(("", section), 0), f"{section} must be a [{section}] table")
+            problems.add(
+                path, lines.get(("", section), 0), f"{section} must be a [{section}] table"
+            )
             continue
         for name, value in table.items():
             where = lines.get((section, name), line)
             if name in SECRET_KEYS:
                 var = "NEWSLETTER_SMTP_PASSWORD" if section == "smtp" else "NEWSLETTER_SECRET"
                 problems.add(
-                    path, where,
+                    path,
+                    where,
                     f"{section}.{name}: secrets never go in content/; remove it and set the "
                     f"environment variable {var} (or put it in data/, which git ignores)",
                 )
@@ -228,11 +248,15 @@ def parse_config(text: str, *, path: str = CONFIG_NAME, env: Mapping[str, str] |
             key = known.get((section, name))
             if key is None:
                 choices = [k.name for k in KEYS if k.section == section]
-                problems.add(path, where, f"unknown key {section}.{name}{did_you_mean(name, choices)}")
+                problems.add(
+                    path, where, f"unknown key {section}.{name}{did_you_mean(name, choices)}"
+                )
                 continue
             value = _coerce(value, key.kind)
             if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
-                problems.add(path, where, f"{section}.{name}: expected {_type_name(key.kind)}, got {value!r}")
+                problems.add(
+                    path, where, f"{section}.{name}: expected {_type_name(key.kind)}, got {value!r}"
+                )
                 continue
             if isinstance(value, str):
                 value = value.strip()
@@ -243,20 +267,27 @@ def parse_config(text: str, *, path: str = CONFIG_NAME, env: Mapping[str, str] |
             values[(section, name)] = value
 
     for key in KEYS:
-        if key.required and not values.get((key.section, key.name)) and not any(
-            p.message.startswith(f"{key.section}.{key.name}:") for p in problems.problems
+        if (
+            key.required
+            and not values.get((key.section, key.name))
+            and not any(
+                p.message.startswith(f"{key.section}.{key.name}:") for p in problems.problems
+            )
         ):
             line = lines.get((key.section, ""), 1)
             problems.add(path, line, f"missing {key.section}.{key.name}: {_REQUIRED_WHY[key.name]}")
     if not values.get(("unsubscribe", "mailto")) and not values.get(("unsubscribe", "url")):
         if not any(p.message.startswith("unsubscribe.") for p in problems.problems):
             problems.add(
-                path, lines.get(("unsubscribe", ""), 1),
+                path,
+                lines.get(("unsubscribe", ""), 1),
                 "missing unsubscribe.url or unsubscribe.mailto: every email needs a working "
                 "unsubscribe (RFC 8058, CAN-SPAM)",
             )
     smtp = _smtp_settings(values, env, problems, path, lines)
-    brand = Brand(**{n: values[("brand", n)] for n in Brand.__dataclass_fields__ if ("brand", n) in values})
+    brand = Brand(
+        **{n: values[("brand", n)] for n in Brand.__dataclass_fields__ if ("brand", n) in values}
+    )
     _check_brand(brand, problems, path, lines)
     problems.raise_if_errors()
 
@@ -348,8 +379,20 @@ def _check_brand(
         ("accent", "surface", brand.accent, brand.surface, "links on the card"),
         ("surface", "accent", "#ffffff", brand.accent, "white button text on the accent"),
         ("dark_text", "dark_surface", brand.dark_text, brand.dark_surface, "dark-mode body text"),
-        ("dark_muted", "dark_surface", brand.dark_muted, brand.dark_surface, "dark-mode footer text"),
-        ("dark_muted", "dark_background", brand.dark_muted, brand.dark_background, "dark-mode footer text on the page"),
+        (
+            "dark_muted",
+            "dark_surface",
+            brand.dark_muted,
+            brand.dark_surface,
+            "dark-mode footer text",
+        ),
+        (
+            "dark_muted",
+            "dark_background",
+            brand.dark_muted,
+            brand.dark_background,
+            "dark-mode footer text on the page",
+        ),
         ("accent_dark", "dark_surface", brand.accent_dark, brand.dark_surface, "dark-mode links"),
     ]
     for a, b, fg, bg, what in pairs:
@@ -359,7 +402,8 @@ def _check_brand(
         line = lines.get(("brand", a), lines.get(("brand", b), lines.get(("brand", ""), 1)))
         if ratio < colors.AA_NORMAL:
             problems.add(
-                path, line,
+                path,
+                line,
                 f"brand.{a} on brand.{b}: contrast {ratio:.2f}:1 is below WCAG AA 4.5:1 ({what}); "
                 "choose a darker or lighter colour",
             )
@@ -367,7 +411,8 @@ def _check_brand(
         value = getattr(brand, name)
         if colors.is_hex(value) and colors.parse_hex(value) in ((0, 0, 0), (255, 255, 255)):
             problems.add(
-                path, lines.get(("brand", name), 1),
+                path,
+                lines.get(("brand", name), 1),
                 f"brand.{name}: pure black or white text inverts badly in forced dark modes; "
                 "use a near colour such as #26302c",
             )

@@ -52,7 +52,9 @@ def _text(single_line: bool = False) -> Reader:
             return None
         value = scrub(value).strip()
         if single_line and ("\n" in value or "\r" in value):
-            problems.add(path, field.line, f"{key}: must be one line (it is used in a header or title)")
+            problems.add(
+                path, field.line, f"{key}: must be one line (it is used in a header or title)"
+            )
             return None
         return value
 
@@ -123,7 +125,9 @@ def _read(doc: Document, key: str, reader: Reader, problems: Collector, default:
     return reader(field, key, doc.path, problems)
 
 
-def _required_text(doc: Document, key: str, problems: Collector, *, single_line: bool = False) -> str:
+def _required_text(
+    doc: Document, key: str, problems: Collector, *, single_line: bool = False
+) -> str:
     field = doc.fields.get(key)
     if field is None:
         return ""
@@ -135,7 +139,14 @@ def _required_text(doc: Document, key: str, problems: Collector, *, single_line:
 
 # --- kinds -------------------------------------------------------------------------------------
 
-ARTICLE_KEYS = {"title": True, "summary": True, "date": True, "image": False, "cta": False, "author": False}
+ARTICLE_KEYS = {
+    "title": True,
+    "summary": True,
+    "date": True,
+    "image": False,
+    "cta": False,
+    "author": False,
+}
 TESTIMONIAL_KEYS = {"author": True, "service": True, "consent": True, "date": False}
 ISSUE_KEYS = {
     "subject": True,
@@ -154,27 +165,35 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
         return None
     if isinstance(field.value, str):
         problems.add(
-            doc.path, field.line,
+            doc.path,
+            field.line,
             "image: give src and alt, e.g.\n  image:\n    src: legs.jpg\n    alt: Hands massaging a calf",
         )
         return None
     if not isinstance(field.value, dict) or field.children is None:
-        problems.add(doc.path, field.line, f"image: expected src and alt, got {_describe(field.value)}")
+        problems.add(
+            doc.path, field.line, f"image: expected src and alt, got {_describe(field.value)}"
+        )
         return None
     known = {"src": True, "alt": True, "width": False, "height": False}
     for key, child in field.children.items():
         if key not in known:
-            problems.add(doc.path, child.line, f"image: unknown key '{key}'{did_you_mean(key, known)}")
+            problems.add(
+                doc.path, child.line, f"image: unknown key '{key}'{did_you_mean(key, known)}"
+            )
     src_field = field.children.get("src")
     alt_field = field.children.get("alt")
     if src_field is None:
-        problems.add(doc.path, field.line, "image: missing src (a file in content/images/ or an https URL)")
+        problems.add(
+            doc.path, field.line, "image: missing src (a file in content/images/ or an https URL)"
+        )
         return None
     if alt_field is None:
         problems.add(
-            doc.path, field.line,
+            doc.path,
+            field.line,
             "image: missing alt: describe the picture for screen readers and images-off "
-            "(alt: \"\" only for a purely decorative image)",
+            '(alt: "" only for a purely decorative image)',
         )
         return None
     src = _text(True)(src_field, "image.src", doc.path, problems)
@@ -185,8 +204,14 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
     for key in ("width", "height"):
         child = field.children.get(key)
         if child is not None:
-            if not isinstance(child.value, int) or isinstance(child.value, bool) or child.value <= 0:
-                problems.add(doc.path, child.line, f"image.{key}: expected a whole number of pixels")
+            if (
+                not isinstance(child.value, int)
+                or isinstance(child.value, bool)
+                or child.value <= 0
+            ):
+                problems.add(
+                    doc.path, child.line, f"image.{key}: expected a whole number of pixels"
+                )
                 return None
             if key == "width":
                 width = child.value
@@ -196,7 +221,11 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
     parts = urlsplit(src)
     if parts.scheme:
         if parts.scheme != "https":
-            problems.add(doc.path, src_field.line, f"image.src: expected https:// or a file in content/images/, got {src!r}")
+            problems.add(
+                doc.path,
+                src_field.line,
+                f"image.src: expected https:// or a file in content/images/, got {src!r}",
+            )
             return None
         if not (width and height):
             problems.add(doc.path, src_field.line, "image: a remote image needs width and height")
@@ -204,11 +233,17 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
     else:
         path, rel = _local_image(src, paths)
         if path is None:
-            problems.add(doc.path, src_field.line, f"image.src: {rel} not found (put the file in content/images/)")
+            problems.add(
+                doc.path,
+                src_field.line,
+                f"image.src: {rel} not found (put the file in content/images/)",
+            )
             return None
         size = image_size(path)
         if size is None:
-            problems.add(doc.path, src_field.line, f"image.src: {rel} is not a PNG, JPEG, GIF or WebP image")
+            problems.add(
+                doc.path, src_field.line, f"image.src: {rel} is not a PNG, JPEG, GIF or WebP image"
+            )
             return None
         natural_w, natural_h = size
         if width and not height:
@@ -233,6 +268,37 @@ def _local_image(src: str, paths: Paths) -> tuple[Path | None, str]:
     return target, rel
 
 
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)")
+_HTML_IMAGE = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
+
+
+def _body_images(
+    body: str, body_line: int, path: str, paths: Paths, problems: Collector
+) -> tuple[tuple[str, int, int], ...]:
+    """Check that local images in a Markdown body exist; return their pixel sizes."""
+    found: list[tuple[str, int, int]] = []
+    for pattern in (_MD_IMAGE, _HTML_IMAGE):
+        for m in pattern.finditer(body):
+            src = m.group(1)
+            if urlsplit(src).scheme or src.startswith("//"):
+                continue
+            line = body_line + body[: m.start()].count("\n")
+            file, rel = _local_image(src, paths)
+            if file is None:
+                problems.add(
+                    path, line, f"image {src!r}: {rel} not found (put the file in content/images/)"
+                )
+                continue
+            size = image_size(file)
+            if size is None:
+                problems.add(
+                    path, line, f"image {src!r}: {rel} is not a PNG, JPEG, GIF or WebP image"
+                )
+                continue
+            found.append((src, *size))
+    return tuple(found)
+
+
 def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -> Article | None:
     before = len(problems.errors)
     _check_keys(doc, ARTICLE_KEYS, problems)
@@ -250,13 +316,25 @@ def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -
         elif isinstance(cta_field.value, str) and "\n" not in cta_field.value:
             cta = scrub(cta_field.value).strip()
         else:
-            problems.add(doc.path, cta_field.line, "cta: expected true, false or the button's label")
+            problems.add(
+                doc.path, cta_field.line, "cta: expected true, false or the button's label"
+            )
     author = _read(doc, "author", _text(True), problems, "")
+    sizes = _body_images(doc.body, doc.body_line, doc.path, paths, problems)
     if len(problems.errors) > before or date is None:
         return None
     return Article(
-        slug=slug, path=doc.path, title=title, summary=summary, date=date,
-        body=scrub(doc.body), body_line=doc.body_line, image=image, cta=cta, author=author or "",
+        slug=slug,
+        path=doc.path,
+        title=title,
+        summary=summary,
+        date=date,
+        body=scrub(doc.body),
+        body_line=doc.body_line,
+        image=image,
+        cta=cta,
+        author=author or "",
+        image_sizes=sizes,
     )
 
 
@@ -268,12 +346,20 @@ def parse_testimonial(doc: Document, slug: str, problems: Collector) -> Testimon
     date = _read(doc, "date", _date, problems)
     consent = _consent(doc, problems)
     if not doc.body.strip():
-        problems.add(doc.path, doc.body_line, "the testimonial's words are missing below the front matter")
+        problems.add(
+            doc.path, doc.body_line, "the testimonial's words are missing below the front matter"
+        )
     if len(problems.errors) > before or consent is None:
         return None
     return Testimonial(
-        slug=slug, path=doc.path, author=author, service=service, consent=consent,
-        body=scrub(doc.body), body_line=doc.body_line, date=date,
+        slug=slug,
+        path=doc.path,
+        author=author,
+        service=service,
+        consent=consent,
+        body=scrub(doc.body),
+        body_line=doc.body_line,
+        date=date,
     )
 
 
@@ -281,26 +367,32 @@ def _consent(doc: Document, problems: Collector) -> Consent | None:
     field = doc.fields.get("consent")
     if field is None:
         problems.add(
-            doc.path, 1,
+            doc.path,
+            1,
             "no consent recorded: a client's words may only be published with their permission; "
             "add consent: {date: YYYY-MM-DD, method: how they agreed}",
         )
         return None
     if not isinstance(field.value, dict) or field.children is None:
         problems.add(
-            doc.path, field.line,
+            doc.path,
+            field.line,
             "consent: expected date and method, e.g. consent: {date: 2023-06-02, method: signed release form}",
         )
         return None
     known = {"date": True, "method": True}
     for key, child in field.children.items():
         if key not in known:
-            problems.add(doc.path, child.line, f"consent: unknown key '{key}'{did_you_mean(key, known)}")
+            problems.add(
+                doc.path, child.line, f"consent: unknown key '{key}'{did_you_mean(key, known)}"
+            )
     date_field = field.children.get("date")
     method_field = field.children.get("method")
     if date_field is None or method_field is None:
         missing = "date" if date_field is None else "method"
-        problems.add(doc.path, field.line, f"consent: missing {missing} (when and how the client agreed)")
+        problems.add(
+            doc.path, field.line, f"consent: missing {missing} (when and how the client agreed)"
+        )
         return None
     date = _date(date_field, "consent.date", doc.path, problems)
     method = _text(True)(method_field, "consent.method", doc.path, problems)
@@ -316,6 +408,7 @@ def _consent(doc: Document, problems: Collector) -> Consent | None:
 def parse_issue(
     doc: Document,
     issue_id: str,
+    paths: Paths,
     articles: dict[str, Article | None],
     testimonials: dict[str, Testimonial | None],
     problems: Collector,
@@ -335,13 +428,22 @@ def parse_issue(
             greeting = _text(True)(greeting_field, "greeting", doc.path, problems) or ""
     chosen_articles = _resolve(doc, "articles", articles, problems)
     chosen_testimonials = _resolve(doc, "testimonials", testimonials, problems)
+    sizes = _body_images(doc.body, doc.body_line, doc.path, paths, problems)
     if len(problems.errors) > before or date is None:
         return None
     return Issue(
-        id=issue_id, path=doc.path, subject=subject, preheader=preheader or "", date=date,
-        intro=scrub(doc.body), intro_line=doc.body_line,
-        articles=tuple(chosen_articles), testimonials=tuple(chosen_testimonials), cta=cta or "",
+        id=issue_id,
+        path=doc.path,
+        subject=subject,
+        preheader=preheader or "",
+        date=date,
+        intro=scrub(doc.body),
+        intro_line=doc.body_line,
+        articles=tuple(chosen_articles),
+        testimonials=tuple(chosen_testimonials),
+        cta=cta or "",
         greeting=greeting,
+        image_sizes=sizes,
     )
 
 
@@ -355,7 +457,8 @@ def _resolve(doc: Document, key: str, known: dict[str, Any], problems: Collector
     for slug in slugs:
         if slug not in known:
             problems.add(
-                doc.path, field.line,
+                doc.path,
+                field.line,
                 f"{key}: no {kind} '{slug}' (expected content/{key}/{slug}.md)"
                 f"{did_you_mean(slug, known)}",
             )
@@ -404,7 +507,9 @@ def load_library(paths: Paths) -> Library:
         for slug, doc in testimonial_docs.items()
     }
     issues = {
-        issue_id: (parse_issue(doc, issue_id, articles, testimonials, problems) if doc else None)
+        issue_id: (
+            parse_issue(doc, issue_id, paths, articles, testimonials, problems) if doc else None
+        )
         for issue_id, doc in issue_docs.items()
     }
     problems.raise_if_errors()
@@ -420,7 +525,8 @@ def pick_issue(library: Library, issue_id: str | None) -> Issue:
     if issue_id is not None:
         if not is_slug(issue_id):
             raise NewsletterError.single(
-                "content/issues", f"'{issue_id}' is not a valid issue id (like 2026-12; {SLUG_HELP})"
+                "content/issues",
+                f"'{issue_id}' is not a valid issue id (like 2026-12; {SLUG_HELP})",
             )
         if issue_id not in library.issues:
             raise NewsletterError.single(
@@ -430,5 +536,7 @@ def pick_issue(library: Library, issue_id: str | None) -> Issue:
             )
         return library.issues[issue_id]
     if not library.issues:
-        raise NewsletterError.single("content/issues", "no issues yet; create one with `newsletter new YYYY-MM`")
+        raise NewsletterError.single(
+            "content/issues", "no issues yet; create one with `newsletter new YYYY-MM`"
+        )
     return max(library.issues.values(), key=lambda i: (i.date, i.id))

@@ -41,7 +41,9 @@ def _node_fields(
             continue
         key = str(key_node.value)
         if key in fields:
-            problems.append(Problem(path, line, f"{key}: duplicate key (first on line {fields[key].line})"))
+            problems.append(
+                Problem(path, line, f"{key}: duplicate key (first on line {fields[key].line})")
+            )
             continue
         children = (
             _node_fields(value_node, offset, path, problems)
@@ -61,15 +63,21 @@ def _node_fields(
 def parse_document(text: str, *, path: str) -> Document:
     """Front matter between `---` fences, then Markdown; errors name the offending line."""
     if not text.strip():
-        raise NewsletterError.single(path, "the file is empty; it needs front matter between '---' lines", 1)
+        raise NewsletterError.single(
+            path, "the file is empty; it needs front matter between '---' lines", 1
+        )
     lines = text.split("\n")
     if lines[0].strip() != "---":
         raise NewsletterError.single(
-            path, "missing front matter: the first line must be '---', then key: value lines, then '---'", 1
+            path,
+            "missing front matter: the first line must be '---', then key: value lines, then '---'",
+            1,
         )
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
-        raise NewsletterError.single(path, "front matter is not closed: add a line '---' after it", 1)
+        raise NewsletterError.single(
+            path, "front matter is not closed: add a line '---' after it", 1
+        )
     source = "\n".join(lines[1:end])
     offset = 2  # YAML line 0 is file line 2
     try:
@@ -78,7 +86,9 @@ def parse_document(text: str, *, path: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + offset if mark else 1
         reason = exc.problem or "invalid YAML"
-        raise NewsletterError.single(path, f"front matter is not valid YAML: {reason}", line) from None
+        raise NewsletterError.single(
+            path, f"front matter is not valid YAML: {reason}", line
+        ) from None
     except yaml.YAMLError as exc:
         raise NewsletterError.single(path, f"front matter is not valid YAML: {exc}", 1) from None
     if node is None:
@@ -86,7 +96,13 @@ def parse_document(text: str, *, path: str) -> Document:
     if not isinstance(node, yaml.MappingNode):
         kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
         raise NewsletterError(
-            [Problem(path, node.start_mark.line + offset, f"front matter must be key: value pairs, got {kind}")]
+            [
+                Problem(
+                    path,
+                    node.start_mark.line + offset,
+                    f"front matter must be key: value pairs, got {kind}",
+                )
+            ]
         )
     problems: list[Problem] = []
     fields = _node_fields(node, offset, path, problems)

@@ -8,6 +8,7 @@ quoted-printable encodings (C code in binascii) and three folded headers. Buildi
 from __future__ import annotations
 
 import binascii
+import contextlib
 import email.policy
 import email.utils
 import hashlib
@@ -52,10 +53,8 @@ def _fold_list(name: str, items: list[str]) -> bytes:
 def format_address(name: str, address: str) -> str:
     """`Name <addr>` with the name quoted or RFC 2047-encoded as needed; IDN domains as A-labels."""
     local, _, domain = address.rpartition("@")
-    try:
+    with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
     return email.utils.formataddr((clean_header(name), f"{local}@{domain}"), charset="utf-8")
 
 
@@ -114,7 +113,9 @@ class MessageTemplate:
         self.domain = sender_domain(config)
         self.html = compile_markers(rendered.html)
         self.text = compile_markers(rendered.text)
-        self.boundary = boundary or f"=_nl_{hashlib.sha256(rendered.html.encode()).hexdigest()[:24]}"
+        self.boundary = (
+            boundary or f"=_nl_{hashlib.sha256(rendered.html.encode()).hexdigest()[:24]}"
+        )
         subject = clean_header(f"{subject_prefix}{issue.subject}")
         list_id = f"{clean_header(config.title)} <{config.list_id}>"
         head = [
@@ -147,7 +148,11 @@ class MessageTemplate:
             _fold("To", format_address(recipient.name, recipient.address)),
             _fold_list(
                 "Message-ID",
-                [message_id(self.issue_id, recipient.address, domain=self.domain, scope=self.scope)],
+                [
+                    message_id(
+                        self.issue_id, recipient.address, domain=self.domain, scope=self.scope
+                    )
+                ],
             ),
         ]
         unsubscribe = list_unsubscribe(recipient.unsubscribe_url, recipient.unsubscribe_mailto)

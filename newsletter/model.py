@@ -114,6 +114,8 @@ class Article:
     cta: str = ""
     """Button label when the article asks for its own booking button; empty for none."""
     author: str = ""
+    image_sizes: tuple[tuple[str, int, int], ...] = ()
+    """(src, width, height) of local images used in the body."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,8 @@ class Issue:
     """Label of the closing booking button; the config's cta_text when empty."""
     greeting: str = "Hello"
     """Opening word before the recipient's first name; empty for no greeting line."""
+    image_sizes: tuple[tuple[str, int, int], ...] = ()
+    """(src, width, height) of local images used in the intro."""
 
 
 @dataclass(frozen=True)
