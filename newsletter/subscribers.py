@@ -137,7 +137,7 @@ def add(
         elif not resubscribe:
             raise NewsletterError.single(
                 existing.email,
-                f"{existing.status} since {existing.unsubscribed_at or existing.updated_at}; "
+                f"{existing.status} since {_status_date(existing)}; "
                 "add --resubscribe only if they asked to receive the newsletter again",
             )
         else:
@@ -156,6 +156,12 @@ NO_CONSENT_ONE = (
     "no consent recorded: give --consent with how and when they agreed to receive the "
     "newsletter (e.g. --consent 'signed up at the front desk, 2026-03-02')"
 )
+
+
+def _status_date(subscriber: Subscriber) -> str:
+    if subscriber.status == "unsubscribed" and subscriber.unsubscribed_at:
+        return subscriber.unsubscribed_at
+    return subscriber.updated_at
 
 
 def clean_name(name: str) -> str:
