@@ -102,8 +102,558 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
 
 # --- build (issue pipeline) --------------------------------------------------------------------
 
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:.1f} KB"
+
+
+@main.command()
+@click.argument("issue_id", required=False)
+@click.option("--all", "all_issues", is_flag=True, help="Build every issue in content/issues/.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: dist/ in the workspace).",
+)
+@pass_ctx
+def build(obj: Context, issue_id: str | None, all_issues: bool, out: Path | None) -> None:
+    """Build an issue into dist/issues/ISSUE_ID/: email.html, email.txt, message.eml, index.html.
+
+    ISSUE_ID defaults to the newest issue by date. Everything is checked first: a content
+    mistake is reported as path:line and the previous dist/ stays untouched.
+
+    \b
+    Example:
+      newsletter build 2026-12
+    """
+    from .build import build as run_build
+
+    if issue_id and all_issues:
+        raise click.UsageError("give an ISSUE_ID or --all, not both")
+    results = run_build(obj.paths, issue_id, all_issues=all_issues, out=out)
+    for result in results:
+        folder = obj.paths.rel(result.folder)
+        click.echo(
+            f"Built {result.issue_id} -> {folder}/ (email.html {_kb(result.html_bytes)}, "
+            f"{_kb(result.html_gzip_bytes)} gzipped; email.txt {_kb(result.text_bytes)}; "
+            f"message.eml; index.html)"
+        )
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("issue_id")
+@pass_ctx
+def new(obj: Context, issue_id: str) -> None:
+    """Start content/issues/ISSUE_ID.md from the newest unused articles and testimonial.
+
+    Refuses to overwrite an existing issue.
+
+    \b
+    Example:
+      newsletter new 2027-01
+    """
+    from .scaffold import new_issue
+
+    path = new_issue(obj.paths, issue_id)
+    click.echo(f"Created {obj.paths.rel(path)}: write the letter, then `newsletter preview {issue_id}`.")
+
 # --- check and preview -------------------------------------------------------------------------
 
 # --- subscribers -------------------------------------------------------------------------------
 
+db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Subscriber database (default: data/newsletter.db in the workspace; env NEWSLETTER_DB).",
+)
+
+
+def _database(ctx: Context, db: Path | None) -> Path:
+    return db if db is not None else ctx.paths.database
+
+
+@main.group()
+def subscribers() -> None:
+    """The subscriber list: import a CSV, add, remove, list, count, export.
+
+    \b
+    Example:
+      newsletter subscribers import clients.csv --consent "newsletter box on the intake form"
+      newsletter subscribers count
+    """
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", help="Where these people came from (default: 'import FILE-NAME').")
+@click.option(
+    "--consent",
+    help="How these people agreed to receive the newsletter, for rows without a consent column "
+    "value. Required when the file has no consent column.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@db_option
+@pass_ctx
+def subscribers_import(
+    ctx: Context,
+    file: Path,
+    source: str | None,
+    consent: str | None,
+    dry_run: bool,
+    db: Path | None,
+) -> None:
+    """Add the people in a CSV export to the list; bad rows are reported, good ones imported.
+
+    Reads UTF-8 (with or without BOM), comma or semicolon separated, with an email column
+    (email, E-mail, Email Address...) and optionally name (or First Name + Last Name) and
+    consent. Unsubscribed, bounced or complained addresses are never made active again.
+    Exits 1 when any row was rejected.
+
+    \b
+    Example:
+      newsletter subscribers import clients.csv --consent "asked at booking, 2026" --dry-run
+    """
+    from .csvimport import import_csv
+
+    result = import_csv(
+        _database(ctx, db), file, path=str(file), source=source, consent=consent, dry_run=dry_run
+    )
+    report_problems(result.problems)
+    click.echo(result.summary(str(file)))
+    if result.rejected:
+        raise click.exceptions.Exit(1)
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Their name, for the greeting.")
+@click.option("--consent", help="How and when they agreed to receive the newsletter (required).")
+@click.option(
+    "--resubscribe", is_flag=True, help="Make someone who had left active again, with new consent."
+)
+@db_option
+@pass_ctx
+def subscribers_add(
+    ctx: Context, email: str, name: str, consent: str | None, resubscribe: bool, db: Path | None
+) -> None:
+    """Add one subscriber.
+
+    \b
+    Example:
+      newsletter subscribers add jane@example.com --name "Jane Doe" \\
+          --consent "asked in person, 2026-03-02"
+    """
+    from . import subscribers as subs
+    from .database import connect
+
+    if not consent or not consent.strip():
+        raise click.UsageError(subs.NO_CONSENT_ONE)
+    conn = connect(_database(ctx, db))
+    try:
+        added = subs.add(
+            conn, email, name=name, consent=consent, source="added by hand", resubscribe=resubscribe
+        )
+    finally:
+        conn.close()
+    click.echo(f"Added {added.email} (active).")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@db_option
+@pass_ctx
+def subscribers_remove(ctx: Context, email: str, db: Path | None) -> None:
+    """Unsubscribe someone; the row is kept, with the date, as proof of the request.
+
+    \b
+    Example:
+      newsletter subscribers remove jane@example.com
+    """
+    from . import subscribers as subs
+    from .database import connect
+
+    conn = connect(_database(ctx, db))
+    try:
+        before = subs.get(conn, email)
+        after = subs.mark_unsubscribed(conn, email)
+    finally:
+        conn.close()
+    if before is not None and before.status == "unsubscribed":
+        click.echo(f"{after.email} was already unsubscribed (since {after.unsubscribed_at}).")
+    else:
+        click.echo(f"Unsubscribed {after.email}.")
+
+
+@subscribers.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "unsubscribed", "bounced", "complained"]),
+    help="Only subscribers with this status (default: all).",
+)
+@db_option
+@pass_ctx
+def subscribers_list(ctx: Context, status: str | None, db: Path | None) -> None:
+    """Print subscribers, one per line: email, status, name (tab-separated), oldest first.
+
+    \b
+    Example:
+      newsletter subscribers list --status active
+    """
+    from . import subscribers as subs
+    from .database import connect
+
+    conn = connect(_database(ctx, db))
+    try:
+        for s in subs.iter_subscribers(conn, status=status):
+            click.echo(f"{s.email}\t{s.status}\t{s.name}")
+    finally:
+        conn.close()
+
+
+@subscribers.command("count")
+@db_option
+@pass_ctx
+def subscribers_count(ctx: Context, db: Path | None) -> None:
+    """Print how many subscribers have each status.
+
+    \b
+    Example:
+      newsletter subscribers count
+    """
+    from . import subscribers as subs
+    from .database import connect
+
+    conn = connect(_database(ctx, db))
+    try:
+        counts = subs.count_by_status(conn)
+    finally:
+        conn.close()
+    for status, number in [*counts.items(), ("total", sum(counts.values()))]:
+        click.echo(f"{status:<13}{number:>7}")
+
+
+@subscribers.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@db_option
+@pass_ctx
+def subscribers_export(ctx: Context, file: Path, db: Path | None) -> None:
+    """Write every subscriber, with every column, to a CSV file ('-' for standard output).
+
+    \b
+    Example:
+      newsletter subscribers export backup.csv
+    """
+    from . import subscribers as subs
+    from .database import connect
+
+    conn = connect(_database(ctx, db))
+    try:
+        if str(file) == "-":
+            subs.export_csv(conn, click.get_text_stream("stdout"))
+            return
+        rows = subs.export_csv_file(conn, file)
+    finally:
+        conn.close()
+    click.echo(f"Exported {rows} subscribers to {file}.")
+
+
 # --- send, status, unsubscribe -----------------------------------------------------------------
+
+
+EXIT_INCOMPLETE = 75
+"""A send that stopped with messages left (daily limit, server unreachable): run it again."""
+
+
+def _parse_rate(value: str | None) -> float | None:
+    if value is None:
+        return None
+    number = value.strip().removesuffix("/s")
+    try:
+        rate = float(number)
+    except ValueError:
+        raise click.BadParameter(f"expected messages per second like 10/s, got {value!r}") from None
+    if rate < 0:
+        raise click.BadParameter("must be 0 (no limit) or more")
+    return rate
+
+
+class _Bar:
+    """A progress bar on stderr, made once the run knows how many messages it has."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+        self.text = ""
+
+    def __call__(self, progress: Any) -> None:
+        if self.bar is None:
+            if not progress.total:
+                return
+            self.bar = click.progressbar(
+                length=progress.total,
+                label=self.label,
+                file=sys.stderr,
+                show_eta=True,
+                show_pos=True,
+                item_show_func=lambda _: self.text,
+            )
+            self.bar.__enter__()
+        extra = f", {progress.deferred} deferred" if progress.deferred else ""
+        self.text = f"{progress.rate:,.0f} msg/s{extra}"
+        self.bar.update(progress.done - self.shown)
+        self.shown = progress.done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+def _describe_plan(plan: Any, where: str) -> str:
+    if plan.scope == "test":
+        return f"Test of {plan.issue_id} \"{plan.subject}\" -> {plan.to_send} address(es) via {where}."
+    if plan.scope == "dry-run":
+        return f"Dry run of {plan.issue_id} \"{plan.subject}\": {plan.to_send:,} message(s) -> {where}"
+    if plan.started_at is None:
+        return (
+            f"Issue {plan.issue_id} \"{plan.subject}\" -> {plan.to_send:,} active "
+            f"subscriber(s) via {where}."
+        )
+    return (
+        f"Resuming {plan.issue_id} \"{plan.subject}\" (started {plan.started_at[:16]} UTC): "
+        f"{plan.already_sent:,} sent, {plan.to_send:,} to send via {where}."
+    )
+
+
+@main.command()
+@click.argument("issue_id")
+@click.argument("addresses", nargs=-1)
+@click.option("--test", "test", is_flag=True, help="Send only to ADDRESSES, subject prefixed [TEST].")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option(
+    "--dry-run",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the messages as .eml files to this folder instead of sending them.",
+)
+@click.option(
+    "--include-new", is_flag=True, help="Also send to subscribers who joined after this send began."
+)
+@click.option("--rate", help="At most N messages per second, e.g. 5/s (default: send.rate_per_second).")
+@click.option(
+    "--connections", type=click.IntRange(1, 32), default=1, show_default=True,
+    help="Parallel SMTP connections.",
+)
+@click.option(
+    "--retry-after", type=click.FloatRange(0), default=60.0, show_default=True,
+    help="Seconds before the first retry of a temporary failure; doubles each time.",
+)
+@db_option
+@pass_ctx
+def send(
+    ctx: Context,
+    issue_id: str,
+    addresses: tuple[str, ...],
+    test: bool,
+    yes: bool,
+    dry_run: Path | None,
+    include_new: bool,
+    rate: str | None,
+    connections: int,
+    retry_after: float,
+    db: Path | None,
+) -> None:
+    """Send ISSUE_ID to every active subscriber, once; stopped or crashed sends resume.
+
+    The issue is rebuilt from the current content first (a content error stops here). Each
+    subscriber gets one message; running the command again after Ctrl-C, a crash or a
+    network failure continues where it stopped, and only a message that was being handed
+    over at that moment can arrive twice. Temporary SMTP failures are retried with backoff;
+    permanent ones are recorded (`newsletter status ISSUE_ID`). Exit 0 when nothing is
+    left, 75 when the send stopped with messages left (daily limit, server down), 130 on
+    Ctrl-C. SMTP settings: [smtp] in newsletter.toml, NEWSLETTER_SMTP_HOST/_PORT/_USERNAME/
+    _SECURITY, password in NEWSLETTER_SMTP_PASSWORD or data/smtp_password.
+
+    \b
+    Examples:
+      newsletter send 2026-12 --test me@example.com
+      newsletter send 2026-12 --dry-run /tmp/2026-12
+      newsletter send 2026-12
+      newsletter send 2026-12 --yes --rate 5/s --connections 2
+    """
+    from dataclasses import replace
+
+    from . import send as sending
+    from .build import render_workspace
+    from .config import load_secret, load_smtp_password
+
+    if addresses and not test:
+        raise click.UsageError("addresses go with --test, e.g. send 2026-12 --test me@example.com")
+    if test and not addresses:
+        raise click.UsageError("--test needs at least one address")
+    per_second = _parse_rate(rate)
+    paths = ctx.paths
+    config, rendered = render_workspace(paths, issue_id)
+    if per_second is not None:
+        config = replace(config, rate_per_second=per_second)
+    scope = "dry-run" if dry_run else "test" if test else "live"
+    if dry_run:
+        transports = sending.directory_transports(dry_run)
+        where = f"{dry_run}/"
+    else:
+        transports = sending.smtp_transports(config, load_smtp_password(paths))
+        where = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
+    job = sending.Job(
+        database=_database(ctx, db),
+        config=config,
+        rendered=rendered,
+        scope=scope,
+        secret=load_secret(paths),
+        transports=transports,
+        recipients=[(address, "") for address in addresses],
+        subject_prefix="[TEST] " if test else "",
+    )
+    plan = sending.plan(job, include_new=include_new)
+    click.echo(_describe_plan(plan, where))
+    if plan.in_flight:
+        click.echo(
+            f"{plan.in_flight} message(s) were being handed over when the last run stopped; "
+            "they may have arrived and will be sent again."
+        )
+    if plan.new_subscribers and not include_new:
+        click.echo(
+            f"{plan.new_subscribers} subscriber(s) joined after this send began and will not "
+            "get it; add --include-new to send to them too."
+        )
+    if plan.content_changed:
+        click.echo("warning: the content changed since this send began; the rest get the new version.", err=True)
+    if not plan.to_send:
+        click.echo(f"Nothing left to send; see `newsletter status {issue_id}`.")
+        return
+    if scope == "live" and not yes:
+        if not sys.stdin.isatty():
+            click.echo("Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True)
+            raise SystemExit(1)
+        click.confirm(f"Send to {plan.to_send:,} subscriber(s)?", abort=True)
+    options = sending.SendOptions(
+        connections=connections,
+        rate=config.rate_per_second if scope != "dry-run" else 0,
+        daily_limit=config.daily_limit,
+        retry_after=retry_after,
+        include_new=include_new,
+    )
+    bar = _Bar("Sending" if scope != "dry-run" else "Writing")
+    try:
+        summary = sending.execute(job, options, on_progress=bar)
+    finally:
+        bar.close()
+    _print_summary(summary, config, job.database)
+    if summary.stopped == "interrupted":
+        raise SystemExit(130)
+    if summary.left:
+        raise SystemExit(EXIT_INCOMPLETE)
+
+
+def _print_summary(summary: Any, config: Any, database: Path) -> None:
+    from .send import next_day_slot
+
+    c = summary.counts
+    verb = "Wrote" if summary.scope == "dry-run" else "Sent"
+    click.echo(
+        f"{verb} {summary.sent_now:,} message(s) in {summary.elapsed:.1f} s "
+        f"({summary.rate:,.0f}/s). {summary.issue_id} ({summary.scope}): {c['sent']:,} sent, "
+        f"{c['failed']:,} failed, {c['skipped']:,} skipped, {summary.left:,} left."
+    )
+    if summary.recovered:
+        click.echo(f"Sent again after a crash: {', '.join(summary.recovered[:10])}")
+    for entry in summary.failures[:20]:
+        click.echo(f"  failed: {entry.email}: {entry.last_reply}")
+    if len(summary.failures) > 20 or c["failed"] > len(summary.failures):
+        click.echo(f"  ... see `newsletter status {summary.issue_id}` for all failures")
+    again = f"run `newsletter send {summary.issue_id}` again"
+    if summary.stopped == "interrupted":
+        click.echo(f"Stopped by Ctrl-C with {summary.left:,} left; {again} to continue.")
+    elif summary.stopped == "daily limit":
+        when = next_day_slot(database)
+        after = f" after {when}" if when else " tomorrow"
+        click.echo(
+            f"Stopped at the daily limit of {config.daily_limit:,} (send.daily_limit) with "
+            f"{summary.left:,} left; {again}{after}."
+        )
+    elif summary.stopped:
+        click.echo(f"Stopped: {summary.stopped}; {summary.left:,} left, nothing lost; {again}.")
+
+
+@main.command()
+@click.argument("issue_id")
+@click.option("--test", is_flag=True, help="Show the last test send instead of the real one.")
+@db_option
+@pass_ctx
+def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
+    """Show a send's ledger: counts per state, failures with the server's reply, and any
+    message left in flight by a crash.
+
+    \b
+    Example:
+      newsletter status 2026-12
+    """
+    from . import ledger as ledger_mod
+    from .database import connect
+
+    conn = connect(_database(ctx, db))
+    try:
+        ledger = ledger_mod.Ledger(conn, issue_id, "test" if test else "live")
+        started = ledger.run_started_at()
+        if started is None:
+            click.echo(f"{issue_id} has not been sent{' as a test' if test else ''} yet.")
+            return
+        counts = ledger.counts()
+        click.echo(f"{issue_id} ({ledger.scope}), started {started[:19]} UTC")
+        for state in ledger_mod.STATES:
+            label = "in flight" if state == "sending" else state
+            click.echo(f"  {label:<10}{counts[state]:>8,}")
+        sections = [
+            ("failed", "Failed"),
+            ("deferred", "Deferred (retried on the next run)"),
+            ("sending", "In flight when a send stopped (may have arrived; sent again on resume)"),
+        ]
+        for state, title in sections:
+            entries = ledger.entries(state, limit=100)
+            if entries:
+                click.echo(f"{title}:")
+                for e in entries:
+                    tries = f" (tries: {e.attempts})" if e.attempts > 1 else ""
+                    reply = f": {e.last_reply}" if e.last_reply else ""
+                    click.echo(f"  {e.email}{reply}{tries}")
+                if counts[state] > len(entries):
+                    click.echo(f"  ... and {counts[state] - len(entries):,} more")
+        new = ledger.new_subscribers()
+        if new:
+            click.echo(f"{new} subscriber(s) joined after the send began (--include-new to send them).")
+    finally:
+        conn.close()
+
+
+@main.command()
+@click.argument("token_or_url")
+@db_option
+@pass_ctx
+def unsubscribe(ctx: Context, token_or_url: str, db: Path | None) -> None:
+    """Unsubscribe the person a signed unsubscribe token names (requests that came by mail).
+
+    Accepts the token, the unsubscribe URL, or the mail's body. A forged or altered token
+    unsubscribes nobody and exits 1.
+
+    \b
+    Example:
+      newsletter unsubscribe 'https://news.example.org/unsubscribe?token=1.amFuZU...'
+    """
+    from .config import load_secret
+    from .send import unsubscribe_token
+
+    secret = load_secret(ctx.paths, create=False)
+    address, already = unsubscribe_token(_database(ctx, db), token_or_url, secret=secret)
+    click.echo(f"{address} was already unsubscribed." if already else f"Unsubscribed {address}.")

@@ -1,0 +1,45 @@
+# Set-up and everyday commands. `make build` then `make test` on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: build install test bench lint format golden clean
+
+build: $(STAMP)
+	$(BIN)/newsletter build
+
+# The virtualenv is (re)made when pyproject.toml changes. Debian splits venv out of python3:
+# install it when missing (needs root, as on CI).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+		echo "python3-venv is missing; installing it with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv \
+		&& $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	@set -e; for script in tests/benchmarks/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check newsletter tests
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format newsletter tests
+
+# Regenerate the golden files after an intended rendering change; review the diff.
+golden: $(STAMP)
+	NEWSLETTER_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info .pytest_cache .ruff_cache .hypothesis tests/artifacts
