@@ -1,0 +1,272 @@
+"""One SMTP connection: TLS, auth, and every server reply sorted into retry, give up or stop."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+
+from .model import SmtpSettings
+
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+class SmtpError(Exception):
+    """A failed exchange; `reply` is what the server said (or what went wrong), for the ledger."""
+
+    def __init__(self, reply: str):
+        super().__init__(reply)
+        self.reply = reply
+
+
+class TransientError(SmtpError):
+    """Try again later: 4xx replies, 421, dropped connections, timeouts, refused connects.
+
+    `reconnect` says the connection is gone and must be opened again before the next message.
+    """
+
+    def __init__(self, reply: str, *, reconnect: bool = False):
+        super().__init__(reply)
+        self.reconnect = reconnect
+
+
+class PermanentError(SmtpError):
+    """This recipient will never take this message (5xx); `user_unknown` for 5.1.x replies."""
+
+    def __init__(self, reply: str, *, user_unknown: bool = False):
+        super().__init__(reply)
+        self.user_unknown = user_unknown
+
+
+class FatalError(SmtpError):
+    """Nothing can be sent until the settings change: stop the whole send at once."""
+
+
+class AuthError(FatalError):
+    pass
+
+
+class TlsError(FatalError):
+    pass
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}".strip()
+
+
+def _reply(code: int, message: bytes | str) -> Reply:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return Reply(code, " ".join(text.split()))
+
+
+def is_user_unknown(reply: Reply) -> bool:
+    """5.1.x (bad mailbox, bad domain, bad syntax): the address itself is dead."""
+    match = _ENHANCED.search(reply.text)
+    return reply.code >= 500 and bool(match) and match.group(1) == "5" and match.group(2) == "1"
+
+
+def classify(reply: Reply, *, reconnect: bool = False) -> SmtpError:
+    """4xx is worth retrying (421 also means the server closed the line); 5xx is final."""
+    if 400 <= reply.code < 500:
+        return TransientError(str(reply), reconnect=reconnect or reply.code == 421)
+    return PermanentError(str(reply), user_unknown=is_user_unknown(reply))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def envelope_address(address: str) -> tuple[str, bool]:
+    """The address as SMTP wants it (IDN domain as A-labels) and whether it needs SMTPUTF8."""
+    local, _, domain = address.rpartition("@")
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    result = f"{local}@{domain}"
+    return result, not result.isascii()
+
+
+class SmtpTransport:
+    """Sends messages over one reused SMTP connection; raises the typed errors above."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        password: str = "",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self.password = password
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.conn: smtplib.SMTP | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def open(self) -> None:
+        """Connect, secure and log in; fatal problems (TLS, auth) raise before any message."""
+        s = self.settings
+        timeout = s.timeout or None
+        try:
+            if s.security == "ssl":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=timeout, context=self.ssl_context
+                )
+            else:
+                conn = smtplib.SMTP(s.host, s.port, timeout=timeout)
+        except ssl.SSLError as exc:
+            raise TlsError(f"TLS with {self.where} failed: {_ssl_reason(exc)}") from None
+        except smtplib.SMTPConnectError as exc:
+            raise classify(_reply(exc.smtp_code, exc.smtp_error), reconnect=True) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientError(
+                f"cannot connect to {self.where}: {_os_reason(exc)}", reconnect=True
+            ) from None
+        self.conn = conn
+        try:
+            self._secure_and_login(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    def _secure_and_login(self, conn: smtplib.SMTP) -> None:
+        s = self.settings
+        try:
+            conn.ehlo()
+            if s.security == "starttls":
+                if not conn.has_extn("starttls"):
+                    raise TlsError(
+                        f'{self.where} does not offer STARTTLS; use security = "ssl" for port '
+                        '465, or "none" only for a relay on this machine'
+                    )
+                conn.starttls(context=self.ssl_context)
+                conn.ehlo()
+            if s.username:
+                if s.security == "none" and not _loopback(s.host):
+                    raise TlsError(
+                        f"refusing to send the SMTP password unencrypted to {self.where}; "
+                        "set security to starttls or ssl"
+                    )
+                if not conn.has_extn("auth"):
+                    raise AuthError(f"{self.where} does not offer AUTH, but a username is set")
+                conn.login(s.username, self.password)
+        except ssl.SSLError as exc:
+            raise TlsError(f"TLS with {self.where} failed: {_ssl_reason(exc)}") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            if 400 <= reply.code < 500:
+                raise TransientError(
+                    f"login deferred by {self.where}: {reply}", reconnect=True
+                ) from None
+            raise AuthError(
+                f"login to {self.where} as {s.username!r} failed: {reply}; check "
+                "NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD (or data/smtp_password)"
+            ) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise AuthError(f"{self.where}: {exc}") from None
+        except smtplib.SMTPResponseException as exc:
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            if 400 <= reply.code < 500:
+                raise TransientError(f"{self.where}: {reply}", reconnect=True) from None
+            raise FatalError(f"{self.where} refused the session: {reply}") from None
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise TransientError(
+                f"connection to {self.where} lost: {_os_reason(exc)}", reconnect=True
+            ) from None
+
+    def deliver(self, sender: str, recipient: str, message: bytes) -> str:
+        """Hand one message over; returns the server's acceptance reply (with its queue id)."""
+        conn = self.conn
+        if conn is None:
+            raise TransientError("not connected", reconnect=True)
+        mail_from, sender_utf8 = envelope_address(sender)
+        rcpt_to, rcpt_utf8 = envelope_address(recipient)
+        options: list[str] = []
+        if sender_utf8 or rcpt_utf8:
+            if not conn.has_extn("smtputf8"):
+                raise PermanentError(
+                    f"{self.where} does not support SMTPUTF8, needed for {recipient!r}"
+                )
+            options.append("SMTPUTF8")
+            conn.command_encoding = "utf-8"
+        try:
+            code, text = conn.mail(mail_from, options)
+            if code != 250:
+                reply = _reply(code, text)
+                self._reset(code)
+                if 400 <= code < 500:
+                    raise TransientError(str(reply), reconnect=code == 421)
+                raise FatalError(f"{self.where} refused the sender {sender}: {reply}")
+            code, text = conn.rcpt(rcpt_to)
+            if code not in (250, 251):
+                self._reset(code)
+                raise classify(_reply(code, text))
+            code, text = conn.data(message)
+            if code != 250:
+                self._reset(code)
+                raise classify(_reply(code, text))
+            return str(_reply(code, text))
+        except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
+            self._reset(exc.smtp_code)
+            raise classify(_reply(exc.smtp_code, exc.smtp_error)) from None
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            raise TransientError(
+                f"connection to {self.where} lost: {_os_reason(exc)}", reconnect=True
+            ) from None
+        finally:
+            conn.command_encoding = "ascii"
+
+    def _reset(self, code: int) -> None:
+        if code == 421:
+            self.close()
+            return
+        try:
+            assert self.conn is not None
+            self.conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate not trusted ({exc.verify_message})"
+    return exc.reason or str(exc)
