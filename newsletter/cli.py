@@ -474,8 +474,9 @@ def send(
     over at that moment can arrive twice. Temporary SMTP failures are retried with backoff;
     permanent ones are recorded (`newsletter status ISSUE_ID`). Exit 0 when nothing is
     left, 75 when the send stopped with messages left (daily limit, server down), 130 on
-    Ctrl-C. SMTP settings: [smtp] in newsletter.toml, NEWSLETTER_SMTP_HOST/_PORT/_USERNAME/
-    _SECURITY, password in NEWSLETTER_SMTP_PASSWORD or data/smtp_password.
+    Ctrl-C. SMTP settings: [smtp] in newsletter.toml, overridden by NEWSLETTER_SMTP_HOST,
+    _PORT, _USERNAME and _SECURITY; the password only from NEWSLETTER_SMTP_PASSWORD or
+    data/smtp_password.
 
     \b
     Examples:

@@ -108,7 +108,9 @@ def subscribers_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX subscribers_status_id ON subscribers (status, id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [subscribers_v1]
+from .ledger import ledger_v1  # noqa: E402  (ledger never imports this module at import time)
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [subscribers_v1, ledger_v1]
 
 
 def migrate(
