@@ -352,7 +352,7 @@ def subscribers_export(ctx: Context, file: Path, db: Path | None) -> None:
     conn = connect(_database(ctx, db))
     try:
         if str(file) == "-":
-            subs.export_csv(conn, click.get_text_stream("stdout"))
+            subs.export_csv(conn, sys.stdout)
             return
         rows = subs.export_csv_file(conn, file)
     finally:
