@@ -1,0 +1,356 @@
+"""Sending to a real SMTP server on loopback: every active subscriber once, faults survived."""
+
+from __future__ import annotations
+
+import email.header
+import re
+import ssl
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from smtp_sink import Sink, self_signed, server_tls
+
+from newsletter import build, database, ledger, subscribers, tokens
+from newsletter import send as sending
+from newsletter.config import Paths
+from newsletter.errors import NewsletterError
+
+SECRET = "test-secret-not-for-production"
+FAST = sending.SendOptions(retry_after=0.05, retry_cap=0.2)
+
+
+@pytest.fixture
+def paths(workspace: Path) -> Paths:
+    return Paths(workspace)
+
+
+@pytest.fixture
+def issue(paths: Paths):
+    return build.render_workspace(paths, "2026-12")
+
+
+def add(paths: Paths, *people: tuple[str, str]) -> None:
+    conn = database.connect(paths.database)
+    try:
+        for address, name in people:
+            subscribers.add(conn, address, name=name, consent="test fixture")
+    finally:
+        conn.close()
+
+
+def people(n: int) -> list[tuple[str, str]]:
+    return [(f"reader{i}@example.org", f"Reader {i}") for i in range(n)]
+
+
+def job(
+    paths: Paths,
+    issue,
+    sink: Sink,
+    *,
+    scope: str = "live",
+    security: str = "none",
+    recipients=(),
+    prefix: str = "",
+    **smtp,
+) -> sending.Job:
+    config, rendered = issue
+    config = replace(
+        config,
+        smtp=replace(
+            config.smtp, host=sink.host, port=sink.port, security=security, timeout=5, **smtp
+        ),
+    )
+    return sending.Job(
+        paths.database,
+        config,
+        rendered,
+        scope,
+        SECRET,
+        sending.smtp_transports(config, ""),
+        recipients=list(recipients),
+        subject_prefix=prefix,
+    )
+
+
+def states(paths: Paths, issue_id: str = "2026-12", scope: str = "live") -> dict[str, int]:
+    conn = database.connect(paths.database)
+    try:
+        return ledger.Ledger(conn, issue_id, scope).counts()
+    finally:
+        conn.close()
+
+
+def status_of(paths: Paths, address: str) -> str:
+    conn = database.connect(paths.database)
+    try:
+        found = subscribers.get(conn, address)
+        assert found is not None
+        return found.status
+    finally:
+        conn.close()
+
+
+def test_every_active_subscriber_gets_one_personal_message(paths, issue) -> None:
+    """One message each, addressed to them, with a stable unique Message-ID, list headers and
+    a List-Unsubscribe token that verifies to their own address."""
+    add(paths, *people(12), ("left@example.org", "Left"))
+    conn = database.connect(paths.database)
+    subscribers.mark_unsubscribed(conn, "left@example.org")
+    conn.close()
+    with Sink() as sink:
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    assert summary.counts["sent"] == 12 and summary.left == 0
+    counts = sink.counts()
+    assert counts == {f"reader{i}@example.org": 1 for i in range(12)}
+    ids = set()
+    for i in range(12):
+        (msg,) = sink.messages_to(f"reader{i}@example.org")
+        assert msg["To"] == f"Reader {i} <reader{i}@example.org>"
+        ids.add(msg["Message-ID"])
+        assert msg["List-Id"] == "Notes from the Table <notes.news.example.org>"
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        unsub = re.sub(r"\s+", "", msg["List-Unsubscribe"])
+        url, mailto = re.findall(r"<([^>]+)>", unsub)
+        assert url.startswith("https://news.example.org/unsubscribe?token=")
+        assert tokens.verify(tokens.token_from(url), SECRET) == f"reader{i}@example.org"
+        assert tokens.verify(tokens.token_from(mailto), SECRET) == f"reader{i}@example.org"
+        html = next(p for p in msg.walk() if p.get_content_type() == "text/html")
+        assert "Reader" in html.get_payload(decode=True).decode()
+    assert len(ids) == 12
+    assert sending.recipient  # the Message-ID is a pure function of issue and address:
+    from newsletter.mime import message_id
+
+    expected = message_id("2026-12", "reader0@example.org", domain="example.com")
+    assert sink.messages_to("reader0@example.org")[0]["Message-ID"] == expected
+
+
+def test_a_second_run_sends_nothing_more(paths, issue) -> None:
+    add(paths, *people(5))
+    with Sink() as sink:
+        sending.execute(job(paths, issue, sink), FAST)
+        again = sending.execute(job(paths, issue, sink), FAST)
+    assert again.sent_now == 0 and sum(sink.counts().values()) == 5
+
+
+def test_temporary_failures_are_retried_and_permanent_ones_recorded(paths, issue) -> None:
+    """451 twice then accepted: delivered once. 550 5.1.1: failed with the reply and the
+    subscriber marked bounced. 552 (not 5.1.x): failed, still active. The rest go on."""
+    add(paths, *people(6))
+    with Sink() as sink:
+        sink.reply_once("reader1@example.org", "451 4.7.1 greylisted", "451 4.7.1 greylisted")
+        sink.reply_always("reader2@example.org", "550 5.1.1 <reader2@example.org>: user unknown")
+        sink.reply_always("reader3@example.org", "552 5.2.2 mailbox full")
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    assert sink.counts() == {f"reader{i}@example.org": 1 for i in (0, 1, 4, 5)}
+    assert summary.counts == {**summary.counts, "sent": 4, "failed": 2, "deferred": 0}
+    replies = {e.email: e.last_reply for e in summary.failures}
+    assert replies == {
+        "reader2@example.org": "550 5.1.1 <reader2@example.org>: user unknown",
+        "reader3@example.org": "552 5.2.2 mailbox full",
+    }
+    assert status_of(paths, "reader2@example.org") == "bounced"
+    assert status_of(paths, "reader3@example.org") == "active"
+
+
+def test_a_temporary_failure_gives_up_after_the_retry_limit(paths, issue) -> None:
+    add(paths, *people(2))
+    with Sink() as sink:
+        sink.reply_always("reader0@example.org", "421 4.3.2 shutting down")
+        summary = sending.execute(job(paths, issue, sink), replace(FAST, max_attempts=3))
+    assert sink.counts() == {"reader1@example.org": 1}
+    (failure,) = summary.failures
+    assert failure.last_reply == "gave up after 3 tries: 421 4.3.2 shutting down"
+    assert failure.attempts == 3
+
+
+def test_a_dropped_connection_is_reopened_and_the_message_sent(paths, issue) -> None:
+    """The server cuts the line after DATA (twice): the send reconnects and delivers."""
+    add(paths, *people(5))
+    with Sink() as sink:
+        sink.drop_at_data("reader2@example.org", times=2)
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    assert sink.counts() == {f"reader{i}@example.org": 1 for i in range(5)}
+    assert summary.left == 0
+
+
+def test_a_slow_server_times_out_and_the_message_is_retried(paths, issue) -> None:
+    """A reply slower than the timeout counts as temporary: the message goes again later."""
+    add(paths, *people(2))
+    with Sink(delay=0.6) as sink:
+        j = job(paths, issue, sink)
+        j.config = replace(j.config, smtp=replace(j.config.smtp, timeout=0.3))
+        j.transports = sending.smtp_transports(j.config, "")
+        summary = sending.execute(j, replace(FAST, max_attempts=2))
+    # each try timed out, so the server did get copies: timeouts are "may have arrived"
+    assert summary.counts["failed"] == 2
+    assert all("timed out" in f.last_reply for f in summary.failures)
+
+
+def test_many_connections_never_take_the_same_row(paths, issue) -> None:
+    add(paths, *people(60))
+    with Sink() as sink:
+        summary = sending.execute(job(paths, issue, sink), replace(FAST, connections=4, batch=4))
+    assert sink.counts() == {f"reader{i}@example.org": 1 for i in range(60)}
+    assert summary.counts["sent"] == 60
+
+
+def test_login_failure_stops_before_any_recipient_is_marked(paths, issue) -> None:
+    add(paths, *people(3))
+    with Sink(login=("dustin", "right")) as sink:
+        bad = job(paths, issue, sink, username="dustin")
+        bad.transports = sending.smtp_transports(bad.config, "wrong")
+        with pytest.raises(NewsletterError) as caught:
+            sending.execute(bad, FAST)
+        assert sink.received == []
+        message = str(caught.value)
+        assert message.startswith("smtp: login to 127.0.0.1:")
+        assert "535" in message and "nothing was sent and no recipient was marked" in message
+        assert sum(states(paths).values()) == 0
+        good = job(paths, issue, sink, username="dustin")
+        good.transports = sending.smtp_transports(good.config, "right")
+        assert sending.execute(good, FAST).counts["sent"] == 3
+
+
+def test_an_untrusted_certificate_stops_before_any_recipient_is_marked(paths, issue, tmp_path):
+    """STARTTLS with a self-signed certificate the client does not trust: one clear line."""
+    add(paths, *people(2))
+    cert, key = self_signed(tmp_path)
+    with Sink(tls_context=server_tls(cert, key)) as sink:
+        with pytest.raises(NewsletterError, match="certificate not trusted"):
+            sending.execute(job(paths, issue, sink, security="starttls"), FAST)
+        assert sink.received == [] and sum(states(paths).values()) == 0
+        trusting = job(paths, issue, sink, security="starttls")
+        context = ssl.create_default_context(cafile=str(cert))
+        trusting.transports = sending.smtp_transports(trusting.config, "", ssl_context=context)
+        assert sending.execute(trusting, FAST).counts["sent"] == 2
+
+
+def test_a_server_without_starttls_is_refused_when_starttls_is_required(paths, issue) -> None:
+    add(paths, *people(1))
+    with Sink() as sink, pytest.raises(NewsletterError, match="does not offer STARTTLS"):
+        sending.execute(job(paths, issue, sink, security="starttls"), FAST)
+    assert sum(states(paths).values()) == 0
+
+
+def test_ssl_against_a_plain_server_is_a_tls_failure(paths, issue) -> None:
+    with Sink() as sink, pytest.raises(NewsletterError, match=r"TLS with 127\.0\.0\.1"):
+        sending.execute(job(paths, issue, sink, security="ssl"), FAST)
+
+
+def test_crlf_in_a_name_or_subject_never_adds_a_header(paths, issue) -> None:
+    config, rendered = issue
+    rendered = replace(
+        rendered, issue=replace(rendered.issue, subject="Hello\r\nBcc: victim@example.org")
+    )
+    add(paths, ("reader@example.org", "Eve\r\nBcc: spy@example.org\nX-Evil: 1"))
+    with Sink() as sink:
+        sending.execute(job(paths, (config, rendered), sink), FAST)
+    (msg,) = sink.messages_to("reader@example.org")
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    raw_headers = sink.received[0].data.split(b"\r\n\r\n")[0]
+    assert b"\nBcc:" not in raw_headers and b"\nX-Evil" not in raw_headers
+    assert sink.counts() == {"reader@example.org": 1}
+
+
+def test_names_are_html_escaped_in_the_html_part(paths, issue) -> None:
+    add(paths, ("reader@example.org", "<b>Bo</b> & Co"))
+    with Sink() as sink:
+        sending.execute(job(paths, issue, sink), FAST)
+    (msg,) = sink.messages_to("reader@example.org")
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html")
+    body = html.get_payload(decode=True).decode()
+    assert "<b>Bo</b>" not in body and "&lt;b&gt;Bo&lt;/b&gt;" in body
+
+
+def test_subscribers_who_join_later_wait_for_include_new(paths, issue) -> None:
+    """The list is taken when the send begins; later sign-ups get it only with include_new.
+    Someone who unsubscribes before their turn is skipped."""
+    add(paths, *people(3))
+    with Sink() as sink:
+        sending.execute(job(paths, issue, sink), FAST)
+        add(paths, ("late@example.org", "Late"))
+        assert sending.execute(job(paths, issue, sink), FAST).sent_now == 0
+        assert sending.plan(job(paths, issue, sink)).new_subscribers == 1
+        summary = sending.execute(job(paths, issue, sink), replace(FAST, include_new=True))
+        assert summary.sent_now == 1 and sink.counts()["late@example.org"] == 1
+
+
+def test_an_address_that_unsubscribed_meanwhile_is_skipped(paths, issue) -> None:
+    add(paths, *people(3))
+    conn = database.connect(paths.database)
+    ledger.Ledger(conn, "2026-12").start()  # the send began (and stopped) earlier
+    subscribers.mark_unsubscribed(conn, "reader1@example.org")
+    conn.close()
+    with Sink() as sink:
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    assert set(sink.counts()) == {"reader0@example.org", "reader2@example.org"}
+    assert summary.counts["skipped"] == 1
+
+
+def test_a_test_send_is_recorded_apart_from_the_real_one(paths, issue) -> None:
+    add(paths, *people(2))
+    with Sink() as sink:
+        sending.execute(
+            job(
+                paths,
+                issue,
+                sink,
+                scope="test",
+                recipients=[("me@example.com", "")],
+                prefix="[TEST] ",
+            ),
+            FAST,
+        )
+        (msg,) = sink.messages_to("me@example.com")
+        assert str(email.header.make_header(email.header.decode_header(msg["Subject"]))).startswith(
+            "[TEST] Restless legs"
+        )
+        assert states(paths, scope="test")["sent"] == 1
+        assert sum(states(paths).values()) == 0
+        live = sending.execute(job(paths, issue, sink), FAST)
+    assert live.counts["sent"] == 2
+    assert msg["Message-ID"] != sink.messages_to("reader0@example.org")[0]["Message-ID"]
+
+
+def test_a_dry_run_writes_the_messages_it_would_send(paths, issue, tmp_path) -> None:
+    add(paths, *people(3))
+    config, rendered = issue
+    folder = tmp_path / "out"
+    dry = sending.Job(
+        paths.database, config, rendered, "dry-run", SECRET, sending.directory_transports(folder)
+    )
+    summary = sending.execute(dry, FAST)
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == [f"00000{i}-reader{j}@example.org.eml" for i, j in ((1, 0), (2, 1), (3, 2))]
+    assert b"To: Reader 0 <reader0@example.org>" in (folder / files[0]).read_bytes()
+    assert summary.counts["sent"] == 3 and sum(states(paths).values()) == 0
+
+
+def test_the_rate_limit_spaces_messages_and_holds_across_runs(paths, issue) -> None:
+    add(paths, *people(6))
+    options = replace(FAST, rate=10.0)
+    with Sink() as sink:
+        j = job(paths, issue, sink)
+        j.recipients = []
+        started = time.monotonic()
+        first = sending.execute(j, options)
+        middle = time.monotonic()
+        add(paths, ("late@example.org", ""))
+        sending.execute(job(paths, issue, sink), replace(options, include_new=True))
+        ended = time.monotonic()
+    assert first.counts["sent"] == 6
+    assert middle - started >= 0.45  # 6 messages at 10/s: 5 gaps of 0.1 s
+    assert ended - middle >= 0.08  # the next run waits for the slot after the last send
+
+
+def test_the_daily_limit_stops_the_send_and_holds_across_runs(paths, issue) -> None:
+    add(paths, *people(5))
+    options = replace(FAST, daily_limit=3)
+    with Sink() as sink:
+        first = sending.execute(job(paths, issue, sink), options)
+        second = sending.execute(job(paths, issue, sink), options)
+    assert (first.sent_now, first.stopped, first.left) == (3, "daily limit", 2)
+    assert (second.sent_now, second.stopped) == (0, "daily limit")
+    assert sum(sink.counts().values()) == 3
