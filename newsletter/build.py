@@ -82,6 +82,7 @@ def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendere
         text=draft.text,
         web_html=draft.web_html,
         images=images,
+        nonce=draft.nonce,
         warnings=tuple(warnings),
     )
 
@@ -118,8 +119,8 @@ def sample_message(rendered: Rendered, /, *, config: Config, secret: str) -> byt
 def _write_issue(folder: Path, rendered: Rendered, *, config: Config, secret: str) -> list[Path]:
     folder.mkdir(parents=True)
     files = {
-        "email.html": export(rendered.html, escape_literal=True),
-        "email.txt": export(rendered.text),
+        "email.html": export(rendered.html, rendered.nonce, escape_literal=True),
+        "email.txt": export(rendered.text, rendered.nonce),
         "index.html": rendered.web_html,
     }
     written = []

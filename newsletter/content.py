@@ -18,7 +18,6 @@ from .errors import Collector, NewsletterError, did_you_mean
 from .frontmatter import Document, Field, parse_document
 from .images import display_size, image_size
 from .model import Article, Consent, Image, Issue, Testimonial
-from .placeholders import scrub
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_HELP = "use lowercase letters, digits and single hyphens, e.g. restless-legs"
@@ -50,7 +49,7 @@ def _text(single_line: bool = False) -> Reader:
         if not isinstance(value, str):
             problems.add(path, field.line, f"{key}: expected text, got {_describe(value)}")
             return None
-        value = scrub(value).strip()
+        value = value.strip()
         if single_line and ("\n" in value or "\r" in value):
             problems.add(
                 path, field.line, f"{key}: must be one line (it is used in a header or title)"
@@ -314,7 +313,7 @@ def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -
         elif cta_field.value in (False, None, ""):
             cta = ""
         elif isinstance(cta_field.value, str) and "\n" not in cta_field.value:
-            cta = scrub(cta_field.value).strip()
+            cta = cta_field.value.strip()
         else:
             problems.add(
                 doc.path, cta_field.line, "cta: expected true, false or the button's label"
@@ -329,7 +328,7 @@ def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -
         title=title,
         summary=summary,
         date=date,
-        body=scrub(doc.body),
+        body=doc.body,
         body_line=doc.body_line,
         image=image,
         cta=cta,
@@ -357,7 +356,7 @@ def parse_testimonial(doc: Document, slug: str, problems: Collector) -> Testimon
         author=author,
         service=service,
         consent=consent,
-        body=scrub(doc.body),
+        body=doc.body,
         body_line=doc.body_line,
         date=date,
     )
@@ -437,7 +436,7 @@ def parse_issue(
         subject=subject,
         preheader=preheader or "",
         date=date,
-        intro=scrub(doc.body),
+        intro=doc.body,
         intro_line=doc.body_line,
         articles=tuple(chosen_articles),
         testimonials=tuple(chosen_testimonials),

@@ -46,5 +46,7 @@ def inline_css(document: str) -> str:
             align_floating_images=False,
             remove_unset_properties=True,
             exclude_pseudoclasses=True,
+            # Keep the width/height attributes the templates chose (Outlook sizes by them).
+            disable_basic_attributes=["width", "height"],
         )
         return premailer.transform(pretty_print=False)

@@ -111,8 +111,8 @@ class MessageTemplate:
         self.issue_id = issue.id
         self.scope = scope
         self.domain = sender_domain(config)
-        self.html = compile_markers(rendered.html)
-        self.text = compile_markers(rendered.text)
+        self.html = compile_markers(rendered.html, rendered.nonce)
+        self.text = compile_markers(rendered.text, rendered.nonce)
         self.boundary = (
             boundary or f"=_nl_{hashlib.sha256(rendered.html.encode()).hexdigest()[:24]}"
         )

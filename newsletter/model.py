@@ -162,4 +162,6 @@ class Rendered:
     """The web version (no per-recipient fields)."""
     images: tuple[Path, ...]
     """Local image files the email references, to copy next to it."""
+    nonce: str
+    """Random per render; placeholder markers carry it, so content cannot forge one."""
     warnings: tuple[str, ...] = ()

@@ -1,22 +1,24 @@
 """Per-recipient fields: marked once at render time, filled per recipient, or exported as merge tags.
 
-Templates emit markers built from two private-use characters that the content loader removes
-from every content string, so no article or testimonial can forge a placeholder: text such as
-``%%first_name%%`` in content always comes out literally. On disk (``email.html``,
-``email.txt``) the markers are written in the documented syntax ``%%name%%``.
+Each render draws a random nonce and templates write markers that carry it
+(``nlph.<nonce>.<context>.<name>.``). Content is written before the nonce exists, so no article,
+testimonial or entity trick can forge a placeholder: text such as ``%%first_name%%`` in content
+always comes out literally. Markers are plain ASCII so that HTML serialisers leave them alone,
+even inside ``href``. On disk (``email.html``, ``email.txt``) they are written in the
+documented syntax ``%%name%%``.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
-OPEN = "\ue000"
-CLOSE = "\ue001"
 Context = Literal["html", "url", "text"]
 
 FIELDS: dict[str, str] = {
@@ -26,9 +28,8 @@ FIELDS: dict[str, str] = {
     "unsubscribe_url": "a personal one-click unsubscribe link with a signed token",
 }
 
-_MARKER = re.compile(f"{OPEN}(html|url|text):([a-z_]+){CLOSE}")
-_FORGED = re.compile(f"[{OPEN}{CLOSE}]")
 SYNTAX = re.compile(r"%%([a-z_]+)%%")
+"""The documented on-disk syntax."""
 
 MERGE_TAGS: dict[str, dict[str, str]] = {
     "native": {f: f"%%{f}%%" for f in FIELDS},
@@ -53,16 +54,20 @@ MERGE_TAGS: dict[str, dict[str, str]] = {
 }
 
 
-def marker(name: str, context: Context = "html") -> str:
+def new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+def marker(name: str, context: Context, nonce: str) -> str:
     """The in-memory placeholder a template writes where a recipient's value will go."""
     if name not in FIELDS:
         raise ValueError(f"unknown placeholder {name!r}; known: {', '.join(FIELDS)}")
-    return f"{OPEN}{context}:{name}{CLOSE}"
+    return f"nlph.{nonce}.{context}.{name}."
 
 
-def scrub(text: str) -> str:
-    """Remove marker characters from content so content can never create a placeholder."""
-    return _FORGED.sub("\ufffd", text)
+@lru_cache(maxsize=16)
+def _pattern(nonce: str) -> re.Pattern[str]:
+    return re.compile(rf"nlph\.{re.escape(nonce)}\.(html|url|text)\.([a-z_]+)\.")
 
 
 def _escape(value: str, context: str) -> str:
@@ -95,10 +100,10 @@ class Compiled:
         return "".join(out)
 
 
-def compile_markers(document: str) -> Compiled:
+def compile_markers(document: str, nonce: str) -> Compiled:
     parts: list[str | tuple[str, str]] = []
     pos = 0
-    for m in _MARKER.finditer(document):
+    for m in _pattern(nonce).finditer(document):
         parts.append(document[pos : m.start()])
         parts.append((m.group(1), m.group(2)))
         pos = m.end()
@@ -106,16 +111,16 @@ def compile_markers(document: str) -> Compiled:
     return Compiled(tuple(parts))
 
 
-def fill(document: str, values: Mapping[str, str]) -> str:
-    return compile_markers(document).fill(values)
+def fill(document: str, values: Mapping[str, str], nonce: str) -> str:
+    return compile_markers(document, nonce).fill(values)
 
 
-def export(document: str, style: str = "native", *, escape_literal: bool = False) -> str:
-    """Write markers in a merge-tag syntax; `escape_literal` guards literal %% in HTML output."""
+def export(document: str, nonce: str, style: str = "native", *, escape_literal: bool = False) -> str:
+    """Write markers in a merge-tag syntax; `escape_literal` keeps literal %% in HTML unambiguous."""
     tags = MERGE_TAGS[style]
     if escape_literal:
         document = document.replace("%%", "%&#37;")
-    return _MARKER.sub(lambda m: tags[m.group(2)], document)
+    return _pattern(nonce).sub(lambda m: tags[m.group(2)], document)
 
 
 def first_name(name: str) -> str:

@@ -27,7 +27,7 @@ from .errors import NewsletterError, Problem
 from .images import display_size
 from .links import add_utm, finish_links, own_hosts
 from .model import Article, Config, Issue, Testimonial
-from .placeholders import marker
+from .placeholders import marker, new_nonce
 
 EXTENSIONS = [
     "tables",
@@ -190,6 +190,7 @@ class Draft:
     web_html: str
     images: tuple[str, ...]
     """Names under content/images/ that the email references."""
+    nonce: str
 
 
 @dataclass
@@ -321,7 +322,7 @@ def _testimonial_context(testimonial: Testimonial, links: _Links) -> dict[str, A
         "author": testimonial.author,
         "service": testimonial.service,
         "html": Markup(body),
-        "text": textify.html_to_text(body),
+        "text": textify.html_to_text(body, width=textify.WIDTH - 2),  # quoted with "> "
     }
 
 
@@ -371,19 +372,20 @@ def render_issue(
         "inline_css": Markup(inline_css),
         "head_css": Markup(head_css),
     }
+    nonce = new_nonce()
     email_html = _render(
-        env, "email.html", {**context, "web": False, "ph": _email_ph("html")}, templates
+        env, "email.html", {**context, "web": False, "ph": _email_ph("html", nonce)}, templates
     )
-    text = _render(env, "email.txt", {**context, "web": False, "ph": _email_ph("text")}, templates)
+    text = _render(env, "email.txt", {**context, "web": False, "ph": _email_ph("text", nonce)}, templates)
     web_html = _render(
         env, "email.html", {**context, "web": True, "ph": _web_ph(config)}, templates
     )
-    return Draft(html=email_html, text=text, web_html=web_html, images=tuple(links.images))
+    return Draft(html=email_html, text=text, web_html=web_html, images=tuple(links.images), nonce=nonce)
 
 
-def _email_ph(context: str) -> Callable[[str], Markup]:
+def _email_ph(context: str, nonce: str) -> Callable[[str], Markup]:
     def ph(name: str) -> Markup:
-        return Markup(marker(name, context))  # type: ignore[arg-type]
+        return Markup(marker(name, context, nonce))  # type: ignore[arg-type]
 
     return ph
 
