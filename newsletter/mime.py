@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .model import Config, Rendered
-from .placeholders import compile_markers
+from .placeholders import compile_markers, export
 
 _POLICY = email.policy.SMTP.clone(max_line_length=78)
 CRLF = b"\r\n"
@@ -113,9 +113,9 @@ class MessageTemplate:
         self.domain = sender_domain(config)
         self.html = compile_markers(rendered.html, rendered.nonce)
         self.text = compile_markers(rendered.text, rendered.nonce)
-        self.boundary = (
-            boundary or f"=_nl_{hashlib.sha256(rendered.html.encode()).hexdigest()[:24]}"
-        )
+        # Derived from the content (not the per-render nonce), so rebuilds give the same bytes.
+        digest = hashlib.sha256(export(rendered.html, rendered.nonce).encode()).hexdigest()
+        self.boundary = boundary or f"=_nl_{digest[:24]}"
         subject = clean_header(f"{subject_prefix}{issue.subject}")
         list_id = f"{clean_header(config.title)} <{config.list_id}>"
         head = [

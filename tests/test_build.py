@@ -1,0 +1,145 @@
+"""End to end: the real pipeline builds the example into dist/, and the .eml is a real message."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from pathlib import Path
+
+from newsletter.tokens import verify
+
+from conftest import TEST_SECRET
+
+
+def built(cli, workspace: Path, *args: str) -> Path:
+    result = cli("build", *args)
+    assert result.exit_code == 0, result.output
+    return workspace / "dist" / "issues" / "2026-12"
+
+
+def test_build_writes_the_issue_folder(cli, workspace: Path) -> None:
+    result = cli("build")
+    assert result.exit_code == 0
+    assert re.fullmatch(
+        r"Built 2026-12 -> dist/issues/2026-12/ \(email\.html \d+\.\d KB, \d+\.\d KB gzipped; "
+        r"email\.txt \d+\.\d KB; message\.eml; index\.html\)\n",
+        result.stdout,
+    )
+    folder = workspace / "dist" / "issues" / "2026-12"
+    assert sorted(p.name for p in folder.iterdir()) == ["email.html", "email.txt", "index.html", "message.eml"]
+
+
+def test_message_eml_is_a_complete_list_message(cli, workspace: Path) -> None:
+    """Parsed with the standard library: structure, headers, encodings, line lengths."""
+    raw = (built(cli, workspace) / "message.eml").read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        assert len(line) <= 998, line
+        assert len(line) <= 78 or re.search(rb"<(https|mailto):", line), line  # unbreakable URLs
+    for line in body.split(b"\r\n"):
+        assert len(line) <= 76, line  # quoted-printable's own limit
+    assert raw.isascii()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.get_payload()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    for part in (text, html):
+        assert part.get_content_charset() == "utf-8"
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert message["From"] == "Dustin at Sample Bodywork <dustin@example.com>"
+    assert message["To"] == "Dustin at Sample Bodywork <dustin@example.com>"
+    assert message["Subject"] == "Restless legs at night? How massage can help"
+    assert message["Reply-To"] == "dustin@example.com"
+    assert message["List-Id"] == "Notes from the Table <notes.news.example.org>"
+    assert message["MIME-Version"] == "1.0"
+    assert message["Date"]
+    assert re.fullmatch(r"<2026-12\.[0-9a-f]{20}@example\.com>", message["Message-ID"])
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
+    assert https.startswith("https://news.example.org/unsubscribe?token=")
+    assert verify(https.split("token=")[1], TEST_SECRET) == "dustin@example.com"
+    assert mailto.startswith("mailto:unsubscribe@example.com?subject=unsubscribe")
+
+    body = text.get_content()
+    assert "Restless Leg Syndrome Relief: The Power of Massage Therapy" in body
+    assert "https://booking.example.com/sample-bodywork?utm_source=newsletter" in body
+    assert "Hello Dustin," in body
+    assert "%%" not in body and "nlph." not in body
+    page = html.get_content()
+    assert f'href="{https.replace("&", "&amp;")}"' in page
+    assert "nlph." not in page
+
+
+def test_non_ascii_subject_and_sender_are_encoded(cli, workspace: Path) -> None:
+    issue = workspace / "content" / "issues" / "2026-12.md"
+    issue.write_text(issue.read_text().replace("How massage can help", "Wie Massage hilft — für Zoë"))
+    config = workspace / "content" / "newsletter.toml"
+    config.write_text(config.read_text().replace('name = "Dustin at Sample Bodywork"', 'name = "Dustin Müller"'))
+    raw = (built(cli, workspace) / "message.eml").read_bytes()
+    assert raw.isascii()
+    assert b"=?utf-8?q?" in raw
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "Restless legs at night? Wie Massage hilft — für Zoë"
+    assert message["From"] == "Dustin Müller <dustin@example.com>"
+
+
+def test_disk_files_use_the_documented_placeholder_syntax(cli, workspace: Path) -> None:
+    folder = built(cli, workspace)
+    html = (folder / "email.html").read_text()
+    text = (folder / "email.txt").read_text()
+    assert 'href="%%unsubscribe_url%%"' in html and "Hello %%first_name%%," in html
+    assert "Unsubscribe: %%unsubscribe_url%%" in text
+    assert "nlph." not in html + text
+
+
+def test_web_version_has_no_recipient_fields(cli, workspace: Path) -> None:
+    page = (built(cli, workspace) / "index.html").read_text()
+    assert "Hello friend," in page
+    assert "%%" not in page and "nlph." not in page
+    assert 'class="preheader"' not in page
+    assert 'href="https://news.example.org/unsubscribe"' in page
+
+
+def test_images_are_copied_next_to_the_issue(cli, workspace: Path, write) -> None:
+    from test_content_errors import _png
+
+    write({"content/images/calf.png": _png(800, 600)})
+    article = workspace / "content" / "articles" / "restless-legs-massage.md"
+    article.write_text(article.read_text().replace("author: Dustin\n", "author: Dustin\nimage:\n  src: calf.png\n  alt: A calf\n"))
+    folder = built(cli, workspace)
+    assert (folder / "images" / "calf.png").read_bytes() == (workspace / "content/images/calf.png").read_bytes()
+
+
+def test_out_and_all(cli, workspace: Path, tmp_path: Path) -> None:
+    issue = workspace / "content" / "issues" / "2027-01.md"
+    issue.write_text(
+        "---\nsubject: January notes from the table\npreheader: New year, new openings and a gentle start for tired legs.\n"
+        "date: 2027-01-01\narticles: [restless-legs-massage]\n---\nHappy new year.\n"
+    )
+    out = tmp_path / "site"
+    result = cli("build", "--all", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "issues").iterdir()) == ["2026-12", "2027-01"]
+    assert cli("build").stdout.startswith("Built 2027-01 ")  # newest by date is the default
+
+
+def test_rebuild_replaces_the_folder(cli, workspace: Path) -> None:
+    folder = built(cli, workspace)
+    (folder / "stale.txt").write_text("old")
+    built(cli, workspace)
+    assert not (folder / "stale.txt").exists()
+    assert not [p for p in (workspace / "dist").iterdir() if p.name.startswith(".")]
+
+
+def test_build_reads_nothing_from_the_network(cli, workspace: Path, monkeypatch) -> None:
+    """Building never opens a socket (premailer runs with allow_network=False)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access during build")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    built(cli, workspace)
