@@ -161,6 +161,59 @@ def new(obj: Context, issue_id: str) -> None:
 
 # --- check and preview -------------------------------------------------------------------------
 
+
+@main.command()
+@click.argument("issue_id", required=False)
+@click.option("--all", "all_issues", is_flag=True, help="Check every issue in content/issues/.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: path:line: severity: message [rule]; json: the versioned report for editors/CI.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the check too (exit 1).")
+@click.option(
+    "--links",
+    is_flag=True,
+    help="Also ask every link and image URL whether it answers (network; 10 s timeout each).",
+)
+@pass_ctx
+def check(
+    ctx: Context,
+    issue_id: str | None,
+    all_issues: bool,
+    output_format: str,
+    strict: bool,
+    links: bool,
+) -> None:
+    """Build the issue and report everything that would embarrass the sender, like a linter.
+
+    Content mistakes, Gmail clipping, images, links, subject and preheader, CAN-SPAM footer
+    and headers, testimonial consent, health claims, email-client support (caniemail) and
+    accessibility (contrast in light and dark mode, headings, alt text, font size). Offline
+    unless --links. ISSUE_ID defaults to the newest issue. Exit 0 when clean or only warnings,
+    1 on errors (--strict: on warnings too).
+
+    \b
+    Example:
+      newsletter check
+      newsletter check 2026-12 --strict --format json
+    """
+    import json
+
+    from .check import check_issues, exit_code, findings_to_json, format_text
+
+    if issue_id and all_issues:
+        raise click.UsageError("give an ISSUE_ID or --all, not both")
+    checked, findings = check_issues(ctx.paths, issue_id, all_issues=all_issues, links=links)
+    if output_format == "json":
+        click.echo(json.dumps(findings_to_json(findings, checked), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_text(findings, checked))
+    raise click.exceptions.Exit(exit_code(findings, strict=strict))
+
 # --- subscribers -------------------------------------------------------------------------------
 
 db_option = click.option(
