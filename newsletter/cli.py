@@ -214,6 +214,67 @@ def check(
         click.echo(format_text(findings, checked))
     raise click.exceptions.Exit(exit_code(findings, strict=strict))
 
+
+@main.command()
+@click.argument("issue_id", required=False)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on; when the default is busy the next free one is used.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but 127.0.0.1/localhost shows your unpublished "
+    "issue to other machines on the network.",
+)
+@click.option("--no-open", is_flag=True, help="Don't open a browser tab.")
+@pass_ctx
+def preview(ctx: Context, issue_id: str | None, port: int, host: str, no_open: bool) -> None:
+    """Show the issue as subscribers will see it, live, in your browser.
+
+    Desktop, phone (360-430 px), dark mode, Gmail's inverted colours, images off, plain
+    text, HTML source, headers and the check findings. Saving a file under content/ or
+    templates/ re-renders it and the page updates by itself; a mistake shows as path:line
+    in the page. Never sends mail, never writes dist/. ISSUE_ID defaults to the newest issue.
+    Stop with Ctrl-C.
+
+    \b
+    Example:
+      newsletter preview
+      newsletter preview 2026-12 --port 8001 --no-open
+    """
+    import webbrowser
+
+    from .preview import Preview, is_loopback
+
+    source = click.get_current_context().get_parameter_source("port")
+    tries = 10 if source == click.core.ParameterSource.DEFAULT and port else 1
+    app = Preview(ctx.paths, issue_id, host=host, port=port, port_tries=tries, log=click.echo)
+    if app.port != port and port:
+        click.echo(f"Port {port} is in use; using {app.port} instead.")
+    if not is_loopback(host):
+        click.echo(
+            f"Warning: listening on {host}: anyone who can reach this machine can read the "
+            "unpublished issue.",
+            err=True,
+        )
+    click.echo(f"Previewing at {app.url} (Ctrl-C to stop)")
+    app.start_watching()
+    if not no_open:
+        webbrowser.open(app.url)
+    try:
+        app.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.stop()
+    click.echo("Stopped.")
+
+
 # --- subscribers -------------------------------------------------------------------------------
 
 db_option = click.option(

@@ -1,0 +1,417 @@
+"""`newsletter preview` without a browser: snapshots, email variants, HTTP, events, watching, CLI."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import main
+from newsletter.config import Paths
+from newsletter.preview import (
+    EMAIL_CSP,
+    MODES,
+    UI_CSP,
+    Preview,
+    Snapshot,
+    bind,
+    build_snapshot,
+    email_document,
+    inbox_text,
+    render_page,
+    strip_images,
+)
+
+ISSUE = "content/issues/2026-12.md"
+BROKEN_FRONT_MATTER = "---\nsubject: [unclosed\n---\nHello\n"
+
+
+@pytest.fixture
+def app(workspace: Path) -> Iterator[Preview]:
+    """A preview of the example workspace on a free loopback port, watching and serving."""
+    preview = Preview(Paths(workspace), port=0)
+    preview.start()
+    try:
+        yield preview
+    finally:
+        preview.stop()
+
+
+def get(app: Preview, path: str, host: str | None = None) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    headers = {"Host": host} if host else {}
+    conn.request("GET", path, headers=headers)
+    return conn.getresponse()
+
+
+def wait_for(predicate, timeout: float = 3.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+# --- snapshots and variants ------------------------------------------------------------------
+
+
+def test_snapshot_fills_the_email_for_the_sender(workspace: Path) -> None:
+    """The preview greets the sender by first name: no placeholder marker is left anywhere."""
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    assert snapshot.ok, snapshot.problems
+    assert snapshot.issue_id == "2026-12"
+    assert "Hello Dustin," in snapshot.text
+    for document in [snapshot.html, snapshot.text, *snapshot.documents.values()]:
+        assert "nlph." not in document
+        assert "\ue000" not in document
+    assert set(snapshot.documents) == set(MODES)
+
+
+def test_snapshot_of_a_broken_issue_carries_path_and_line(workspace: Path) -> None:
+    """A content error becomes the snapshot's problems, with the file and line to fix."""
+    (workspace / ISSUE).write_text(BROKEN_FRONT_MATTER, encoding="utf-8")
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    assert not snapshot.ok
+    assert any(p.path == ISSUE and p.line >= 1 for p in snapshot.problems), snapshot.problems
+    page = render_page(snapshot)
+    assert "The issue does not build" in page
+    assert f"{ISSUE}:" in page
+
+
+def test_headers_show_subject_and_list_headers(workspace: Path) -> None:
+    """The headers view lists what a list sender adds, decoded."""
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    headers = dict(snapshot.headers)
+    assert headers["Subject"] == "Restless legs at night? How massage can help"
+    assert headers["From"] == "Dustin at Sample Bodywork <dustin@example.com>"
+    assert "List-Unsubscribe" in headers
+    assert "List-Id" in headers
+
+
+def test_inbox_text_starts_with_the_preheader_and_keeps_body_out(workspace: Path) -> None:
+    """The preheader's no-break-space filler pushes the body's first words out of the preview."""
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    preheader = snapshot.inbox_text[:90]
+    assert preheader.startswith("Gentle relief for restless legs")
+    assert "Notes from the Table" not in preheader
+
+
+def test_inbox_text_without_filler_shows_the_body() -> None:
+    """Without a preheader, an inbox shows the first visible words; hidden styles don't count."""
+    document = (
+        "<html><head><title>T</title><style>p{}</style></head><body><p>Hello &amp; welcome</p>"
+    )
+    assert inbox_text(document) == "Hello & welcome"
+
+
+def test_dark_variant_answers_prefers_color_scheme_dark() -> None:
+    """Dark mode turns the email's own dark rules on and light rules off, whatever the OS says."""
+    source = (
+        "<html><head><style>@media (prefers-color-scheme: dark) {p{color:#fff}}"
+        "@media (prefers-color-scheme:light){p{color:#000}}</style></head><body></body></html>"
+    )
+    dark = email_document(source, "dark")
+    light = email_document(source, "light")
+    assert "@media (min-width: 0px) {p{color:#fff}}" in dark
+    assert "@media (max-width: 0px){p{color:#000}}" in dark
+    assert "@media (max-width: 0px) {p{color:#fff}}" in light
+    assert ":root{color-scheme:dark!important}" in dark
+    assert dark.index("data-preview") < dark.index("</head>")
+
+
+def test_inverted_variant_inverts_the_page_and_not_the_images() -> None:
+    """Gmail's apps invert colours; images are inverted back, so they look untouched."""
+    inverted = email_document(
+        "<html><head></head><body><img src=x alt=y></body></html>", "inverted"
+    )
+    assert "html{filter:invert(1) hue-rotate(180deg)!important}" in inverted
+    assert re.search(r"img,[^{]*\{filter:invert\(1\)", inverted)
+    assert "(min-width: 0px)" not in inverted
+
+
+def test_images_off_keeps_alt_text_and_drops_every_source() -> None:
+    """With images blocked only alt text remains: no src, srcset or background image."""
+    source = (
+        '<img src="https://x.example/a.png" srcset="a 2x" alt="A calm room" width="10">'
+        '<td background="b.png" style="background-image:url(b.png);color:red">'
+    )
+    off = strip_images(source)
+    assert 'alt="A calm room"' in off
+    assert 'width="10"' in off
+    for gone in ("a.png", "srcset", "b.png", "background"):
+        assert gone not in off
+
+
+def test_local_images_are_served_from_content(workspace: Path) -> None:
+    """An image under content/images/ shows in the preview before it is published."""
+    from newsletter.preview import local_images
+
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    config_url = "https://news.example.org/issues/2026-12/images/"
+    from newsletter.config import load_config
+
+    config = load_config(Paths(workspace))
+    document = f'<img src="{config_url}calm.jpg" alt="">'
+    assert local_images(document, config=config, issue_id=snapshot.issue_id) == (
+        '<img src="/images/calm.jpg" alt="">'
+    )
+
+
+def test_page_escapes_content(workspace: Path) -> None:
+    """Subject text reaches the page escaped: content can't add markup to the tool's page."""
+    issue = workspace / ISSUE
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(
+        text.replace(
+            'subject: "Restless legs at night? How massage can help"',
+            "subject: \"<script>alert(1)</script> & 'more'\"",
+        ),
+        encoding="utf-8",
+    )
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    assert snapshot.ok, snapshot.problems
+    page = render_page(snapshot, view="headers")
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in page
+
+
+def test_page_without_check_findings_says_so() -> None:
+    """When `check` is unavailable the panel says so instead of claiming the issue is clean."""
+    snapshot = Snapshot(version="v", built_at=0, elapsed_ms=1, issue_id="x", findings=None)
+    page = render_page(snapshot)
+    assert "No problems found" not in page
+    assert "Findings of" in page
+
+
+def test_unknown_view_and_width_fall_back_to_defaults(workspace: Path) -> None:
+    """A hand-typed URL with a bad view or width shows the desktop view rather than failing."""
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    page = render_page(snapshot, view="nope", width="99999")
+    assert 'src="/email/light.html' in page
+    assert "w-desktop" in page
+    phone = render_page(snapshot, view="phone", width="430")
+    assert "w-430" in phone
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def test_page_is_served_with_a_strict_content_security_policy(app: Preview) -> None:
+    """The UI page allows scripts and styles only from itself; no inline code at all."""
+    response = get(app, "/")
+    body = response.read().decode()
+    assert response.status == 200
+    assert response.getheader("Content-Security-Policy") == UI_CSP
+    assert "'unsafe-inline'" not in UI_CSP
+    assert "<script>" not in body and " style=" not in body
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in body
+
+
+def test_email_is_served_sandboxed_without_scripts(app: Preview) -> None:
+    """Each email variant comes with a sandbox CSP that allows no script."""
+    for mode in MODES:
+        response = get(app, f"/email/{mode}.html")
+        body = response.read().decode()
+        assert response.status == 200
+        csp = response.getheader("Content-Security-Policy")
+        assert csp == EMAIL_CSP
+        assert csp.startswith("sandbox ") and "allow-scripts" not in csp
+        assert "Restless" in body
+
+
+def test_unknown_paths_and_traversal_are_refused(app: Preview) -> None:
+    """Only content/images/ is served from disk, and only images."""
+    (app.paths.content / "images").mkdir(exist_ok=True)
+    (app.paths.content / "images" / "dot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert get(app, "/images/dot.png").status == 200
+    for path in (
+        "/images/../newsletter.toml",
+        "/images/%2e%2e/newsletter.toml",
+        "/email/evil.html",
+        "/nope",
+        "/static/../preview.py",
+    ):
+        response = get(app, path)
+        response.read()
+        assert response.status == 404, path
+
+
+def test_other_host_names_are_refused(app: Preview) -> None:
+    """A page on another site can't read the preview through DNS rebinding."""
+    response = get(app, "/", host="attacker.example:80")
+    response.read()
+    assert response.status == 403
+    ok = get(app, "/", host=f"localhost:{app.port}")
+    ok.read()
+    assert ok.status == 200
+
+
+def test_events_announce_a_newer_version_at_once(app: Preview) -> None:
+    """A page that loaded an older version is told to reload as soon as it connects."""
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    conn.request("GET", "/events?since=old")
+    response = conn.getresponse()
+    assert response.getheader("Content-Type") == "text/event-stream"
+    lines = []
+    while not any(line.startswith(b"data:") for line in lines):
+        lines.append(response.fp.readline())
+    assert b"event: reload\n" in lines
+    assert lines[-1].decode().strip() == f"data: {app.state.snapshot.version}"
+    conn.close()
+
+
+def test_saving_a_file_rebuilds_and_notifies(app: Preview) -> None:
+    """An edit under content/ publishes a new snapshot and wakes the event stream."""
+    before = app.state.snapshot.version
+    woke: list[str | None] = []
+    waiter = threading.Thread(target=lambda: woke.append(app.state.wait_for_change(before, 5)))
+    waiter.start()
+    issue = app.paths.root / ISSUE
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("Warmly,", "Warm wishes,"), encoding="utf-8"
+    )
+    waiter.join(6)
+    assert woke and woke[0] is not None
+    assert wait_for(lambda: "Warm wishes," in app.state.snapshot.text)
+
+
+def test_a_broken_file_is_reported_and_a_fix_recovers(app: Preview) -> None:
+    """The server keeps running through a content error; fixing the file brings the email back."""
+    issue = app.paths.root / ISSUE
+    good = issue.read_text(encoding="utf-8")
+    issue.write_text(BROKEN_FRONT_MATTER, encoding="utf-8")
+    assert wait_for(lambda: not app.state.snapshot.ok)
+    response = get(app, "/email/light.html")
+    assert response.status == 503
+    assert ISSUE in response.read().decode()
+    issue.write_text(good, encoding="utf-8")
+    assert wait_for(lambda: app.state.snapshot.ok)
+    assert get(app, "/email/light.html").status == 200
+
+
+def test_template_edits_rebuild_too(app: Preview) -> None:
+    """templates/ is watched as well as content/."""
+    css = app.paths.templates / "email.css"
+    css.write_text(css.read_text() + "\n.masthead h1 { letter-spacing: 2px; }\n", encoding="utf-8")
+    assert wait_for(lambda: "letter-spacing:2px" in app.state.snapshot.html.replace(" ", ""))
+
+
+def test_preview_never_writes_dist_or_a_secret(app: Preview) -> None:
+    """The preview renders in memory: no dist/ and no data/secret appear."""
+    get(app, "/").read()
+    get(app, "/email/dark.html").read()
+    assert not (app.paths.root / "dist").exists()
+    assert not (app.paths.root / "data").exists()
+
+
+def test_stop_closes_open_event_streams(workspace: Path) -> None:
+    """Stopping ends every open event stream and frees the port promptly."""
+    app = Preview(Paths(workspace), port=0)
+    app.start()
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    conn.request("GET", f"/events?since={app.state.snapshot.version}")
+    response = conn.getresponse()
+    response.fp.readline()
+    started = time.monotonic()
+    app.stop()
+    assert time.monotonic() - started < 3
+    rest = response.read()  # the stream ends instead of hanging
+    assert b"reload" not in rest
+    with socket.socket() as s:  # a new preview can take the port (as HTTPServer binds)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", app.port))
+
+
+# --- ports and the command ---------------------------------------------------------------------
+
+
+def busy_port() -> socket.socket:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s
+
+
+def test_bind_moves_on_from_a_busy_port() -> None:
+    """With tries, a busy port is skipped for the next free one."""
+    with busy_port() as taken:
+        port = taken.getsockname()[1]
+        try:
+            server = bind("127.0.0.1", port, tries=10)
+        except Exception:
+            pytest.skip("the next ports happen to be taken too")
+        try:
+            assert server.server_address[1] != port
+        finally:
+            server.server_close()
+
+
+def test_explicit_busy_port_is_a_clear_error(workspace: Path) -> None:
+    """`--port N` on a busy port exits 1 saying the port is in use, no traceback."""
+    with busy_port() as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["--root", str(workspace), "preview", "--no-open", "--port", str(port)]
+        )
+    assert result.exit_code == 1
+    assert f"--port: port {port} is already in use on 127.0.0.1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_preview_outside_a_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    """Without content/ the command says where it looked and how to point it elsewhere."""
+    result = CliRunner().invoke(main, ["--root", str(tmp_path), "preview", "--no-open"])
+    assert result.exit_code == 1
+    assert "no content/ folder here; run in your workspace or pass --root" in result.output
+
+
+def test_help_has_an_example() -> None:
+    result = CliRunner().invoke(main, ["preview", "--help"])
+    assert result.exit_code == 0
+    assert "newsletter preview 2026-12 --port 8001 --no-open" in result.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly(workspace: Path) -> None:
+    """The command serves until Ctrl-C, then says so and exits 0 without a traceback."""
+    env = {**os.environ, "NEWSLETTER_ROOT": str(workspace), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "preview", "--no-open", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        lines = []
+        while proc.stdout and not any("Previewing at" in line for line in lines):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        url = next(line for line in lines if "Previewing at" in line).split()[2]
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/")
+        assert conn.getresponse().status == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "Stopped." in out
+    assert not (workspace / "dist").exists()
