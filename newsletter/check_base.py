@@ -108,7 +108,9 @@ def make_locator(rendered: Rendered, paths: Paths) -> Locator:
     content = [Source(p, _read(paths.root / p)) for p in files]
     templates = []
     if paths.templates.is_dir():
-        for file in sorted(paths.templates.rglob("*")):
+        # The inlined stylesheet before the kept one: most declarations end up inline.
+        order = sorted(paths.templates.rglob("*"), key=lambda f: (f.name == "email-head.css", f))
+        for file in order:
             if file.is_file() and file.suffix in (".html", ".css"):
                 templates.append(Source(paths.rel(file), _read(file)))
     return Locator(content, templates)
