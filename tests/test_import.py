@@ -408,3 +408,20 @@ def test_csv_like_text_never_raises_anything_else(text: str) -> None:
     """Text made of CSV's own punctuation (quotes, delimiters, newlines) is handled, not crashed."""
     with contextlib.suppress(NewsletterError):
         parse_csv("email,name\n" + text, path="x.csv", consent="form")
+
+
+def test_closed_multiline_quote_at_the_end_is_not_called_unclosed(tmp_path: Path) -> None:
+    """A last row whose quoted note spans lines is fine; only its bad address is reported."""
+    write(tmp_path, 'email,notes\na@example.com,x\nbad@,"two\nlines"\n')
+    result = run(tmp_path, "import", "clients.csv", "--consent", "front desk")
+    assert result.stderr == (
+        "clients.csv:3: 'bad@': There must be something after the @-sign.\nFound 1 error.\n"
+    )
+
+
+def test_lone_carriage_returns_end_lines(tmp_path: Path) -> None:
+    """Old Mac exports end lines with CR alone; lines are still counted right."""
+    write(tmp_path, "email\rann@example.com\rbad\r")
+    result = run(tmp_path, "import", "clients.csv", "--consent", "front desk")
+    assert result.stderr.startswith("clients.csv:3: 'bad': ")
+    assert result.stdout == summary(added=1, rejected=1)
