@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.cli import main
-from newsletter.csvimport import NO_CONSENT, UNCLOSED_QUOTE, parse_csv
+from newsletter.csvimport import NO_CONSENT, UNCLOSED_QUOTE, parse_csv, read_csv_file
+from newsletter.database import connect
 from newsletter.errors import NewsletterError
+from newsletter.subscribers import mark_bounced, mark_complained
 
 SKIPPED = "skipped (unsubscribed, bounced or complained)"
 
@@ -182,25 +184,21 @@ def test_invalid_address_reported_with_its_line_and_good_rows_import(tmp_path: P
     assert [r[0] for r in rows(tmp_path)] == ["a@example.com", "c@example.com"]
 
 
-@pytest.mark.parametrize("command", ["remove", "bounce"])
-def test_unsubscribed_or_bounced_never_reactivated(tmp_path: Path, command: str) -> None:
-    """Someone who left or bounced stays so, whatever a later export says."""
-    write(tmp_path, "email\nann@example.com\n")
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])
+def test_someone_who_left_is_never_reactivated(tmp_path: Path, status: str) -> None:
+    """Unsubscribed, bounced or complained stays so, whatever a later export says."""
+    write(tmp_path, "email,name\nann@example.com,Ann\n")
     run(tmp_path, "import", "clients.csv", "--consent", "front desk")
-    if command == "remove":
+    if status == "unsubscribed":
         assert run(tmp_path, "remove", "Ann@example.com").exit_code == 0
-        status = "unsubscribed"
     else:
-        from newsletter.database import connect
-        from newsletter.subscribers import mark_bounced
-
         conn = connect(tmp_path / "data" / "newsletter.db")
-        mark_bounced(conn, "ann@example.com")
+        {"bounced": mark_bounced, "complained": mark_complained}[status](conn, "ann@example.com")
         conn.close()
-        status = "bounced"
+    write(tmp_path, "email,name\nANN@example.com,Ann Lee\n")
     result = run(tmp_path, "import", "clients.csv", "--consent", "front desk")
     assert result.stdout == summary(skipped=1)
-    assert rows(tmp_path)[0][2] == status
+    assert rows(tmp_path)[0][1:3] == ("Ann", status)
 
 
 def test_no_consent_stops_and_changes_nothing(tmp_path: Path) -> None:
@@ -373,7 +371,7 @@ names = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), ma
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(
     people=st.lists(st.tuples(addresses, names), min_size=1, max_size=15, unique_by=lambda p: p[0]),
-    delimiter=st.sampled_from([",", ";"]),
+    delimiter=st.sampled_from([",", ";", "\t"]),
     quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
     terminator=st.sampled_from(["\n", "\r\n"]),
     header=st.sampled_from([("email", "name"), ("E-mail Address", "Full Name"), ("Email", "Name")]),
@@ -425,3 +423,13 @@ def test_lone_carriage_returns_end_lines(tmp_path: Path) -> None:
     result = run(tmp_path, "import", "clients.csv", "--consent", "front desk")
     assert result.stderr.startswith("clients.csv:3: 'bad': ")
     assert result.stdout == summary(added=1, rejected=1)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200))
+def test_any_bytes_give_rows_or_a_newsletter_error(tmp_path: Path, data: bytes) -> None:
+    """Binary junk, broken encodings, stray quotes: never anything but NewsletterError."""
+    file = tmp_path / "junk.csv"
+    file.write_bytes(b"email,name\n" + data)
+    with contextlib.suppress(NewsletterError):
+        read_csv_file(file, path="junk.csv", consent="form")
