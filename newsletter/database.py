@@ -56,7 +56,16 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute("RELEASE nested")
         return
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise NewsletterError.single(
+            _file_name(conn),
+            f"the database stayed busy for {BUSY_TIMEOUT_MS / 1000:g} s (is a send or an import "
+            "running in another window?); try again when it has finished",
+        ) from None
     try:
         yield conn
     except BaseException:

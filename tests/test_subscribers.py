@@ -416,3 +416,20 @@ def test_every_subscribers_command_has_help_with_an_example(tmp_path: Path) -> N
         assert result.exit_code == 0
         assert "Example:" in result.stdout
         assert f"newsletter subscribers {command}" in result.stdout
+
+
+def test_busy_database_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write while another process holds the lock waits, then says what is going on."""
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "n.db"
+    holder = connect(path)
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = connect(path)
+    with pytest.raises(NewsletterError) as caught:
+        subs.add(waiter, "ann@example.com", consent="form")
+    assert str(caught.value) == (
+        f"{path}: the database stayed busy for 0.05 s (is a send or an import running in "
+        "another window?); try again when it has finished"
+    )
+    holder.execute("ROLLBACK")
+    assert subs.add(waiter, "ann@example.com", consent="form").status == "active"
