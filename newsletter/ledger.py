@@ -59,11 +59,15 @@ def ledger_v1(conn: sqlite3.Connection) -> None:
         ) STRICT
         """
     )
-    conn.execute("CREATE INDEX deliveries_todo ON deliveries (issue_id, scope, state, id)")
-    conn.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
+    # No index covers `state`, `attempts`, `updated_at` or `sent_at`: marking a row rewrites
+    # only its table page (usually one page per message for `sent` + the next `sending`),
+    # which is most of the cost of each message. Claims walk (issue_id, scope) in id order.
+    conn.execute("CREATE INDEX deliveries_issue ON deliveries (issue_id, scope)")
     conn.execute(
-        "CREATE INDEX deliveries_sent_at ON deliveries (sent_at) WHERE sent_at IS NOT NULL"
+        "CREATE INDEX deliveries_deferred ON deliveries (issue_id, scope, next_attempt_at) "
+        "WHERE state = 'deferred'"
     )
+    conn.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
 
 
 def now_iso() -> str:
@@ -125,6 +129,8 @@ class Ledger:
         self._lock = _write_lock(conn)
         self.skipped = 0
         """Rows the last `claim` marked skipped (their subscriber left the list)."""
+        self._cursor = 0
+        """Highest id this ledger claimed: the next claim looks after it first."""
         self._done: tuple[int, str] | None = None
         """A row the server accepted whose `sent` is not yet committed (see `start_sending`)."""
 
@@ -271,45 +277,27 @@ class Ledger:
                     UPDATE deliveries SET claim = ? WHERE id IN (
                         SELECT id FROM deliveries WHERE issue_id = ? AND scope = ?
                         AND state = 'deferred' AND claim IS NULL AND next_attempt_at <= ?
-                        ORDER BY id LIMIT ?)
+                        ORDER BY next_attempt_at LIMIT ?)
                     RETURNING id, email, name, attempts, subscriber_id
                     """,
                     (worker, *key, now, limit),
                 ).fetchall()
-                if len(taken) < limit:
+                for start in (self._cursor, 0):
+                    if len(taken) >= limit:
+                        break
                     taken += self.conn.execute(
                         """
                         UPDATE deliveries SET claim = ? WHERE id IN (
                             SELECT id FROM deliveries WHERE issue_id = ? AND scope = ?
-                            AND state = 'pending' AND claim IS NULL
+                            AND id > ? AND state = 'pending' AND claim IS NULL
                             ORDER BY id LIMIT ?)
                         RETURNING id, email, name, attempts, subscriber_id
                         """,
-                        (worker, *key, limit - len(taken)),
+                        (worker, *key, start, limit - len(taken)),
                     ).fetchall()
-                gone: set[int] = set()
-                if self.scope == "live" and taken:
-                    gone = {
-                        r[0]
-                        for r in self.conn.execute(
-                            """
-                            SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-                            WHERE d.claim = ? AND d.state IN ('pending', 'deferred')
-                            AND s.status != 'active'
-                            """,
-                            (worker,),
-                        )
-                    }
-                    if gone:
-                        self.conn.execute(
-                            f"""
-                            UPDATE deliveries SET state = 'skipped', claim = NULL, updated_at = ?,
-                            last_reply = 'left the list after the send began: ' || (
-                                SELECT status FROM subscribers s WHERE s.id = subscriber_id)
-                            WHERE id IN ({",".join("?" * len(gone))})
-                            """,
-                            (now_iso(), *gone),
-                        )
+                    if taken or not start:
+                        break
+                gone = self._left_the_list(taken)
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
@@ -317,7 +305,30 @@ class Ledger:
         self.skipped = len(gone)
         rows = [Row(r[0], r[1], r[2], r[3]) for r in taken if r[0] not in gone]
         rows.sort(key=lambda r: r.id)
+        if rows:
+            self._cursor = max(self._cursor, rows[-1].id)
         return rows
+
+    def _left_the_list(self, taken: list[tuple]) -> set[int]:
+        """Mark `skipped` the claimed rows whose subscriber is no longer active."""
+        if self.scope != "live" or not taken:
+            return set()
+        by_subscriber = {r[4]: r[0] for r in taken if r[4] is not None}
+        marks = ",".join("?" * len(by_subscriber))
+        gone = {
+            by_subscriber[sid]: status
+            for sid, status in self.conn.execute(
+                f"SELECT id, status FROM subscribers WHERE id IN ({marks}) AND status != 'active'",
+                tuple(by_subscriber),
+            )
+        }
+        now = now_iso()
+        self.conn.executemany(
+            "UPDATE deliveries SET state = 'skipped', claim = NULL, updated_at = ?, "
+            "last_reply = ? WHERE id = ?",
+            [(now, f"left the list after the send began: {s}", rid) for rid, s in gone.items()],
+        )
+        return set(gone)
 
     def start_sending(self, row: Row) -> None:
         """Commit `sending` for the row about to be handed over, and the last one's `sent`."""
