@@ -7,9 +7,9 @@ import email.policy
 import re
 from pathlib import Path
 
-from newsletter.tokens import verify
-
 from conftest import TEST_SECRET
+
+from newsletter.tokens import verify
 
 
 def built(cli, workspace: Path, *args: str) -> Path:
@@ -27,7 +27,12 @@ def test_build_writes_the_issue_folder(cli, workspace: Path) -> None:
         result.stdout,
     )
     folder = workspace / "dist" / "issues" / "2026-12"
-    assert sorted(p.name for p in folder.iterdir()) == ["email.html", "email.txt", "index.html", "message.eml"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "email.html",
+        "email.txt",
+        "index.html",
+        "message.eml",
+    ]
 
 
 def test_message_eml_is_a_complete_list_message(cli, workspace: Path) -> None:
@@ -74,9 +79,13 @@ def test_message_eml_is_a_complete_list_message(cli, workspace: Path) -> None:
 
 def test_non_ascii_subject_and_sender_are_encoded(cli, workspace: Path) -> None:
     issue = workspace / "content" / "issues" / "2026-12.md"
-    issue.write_text(issue.read_text().replace("How massage can help", "Wie Massage hilft — für Zoë"))
+    issue.write_text(
+        issue.read_text().replace("How massage can help", "Wie Massage hilft — für Zoë")
+    )
     config = workspace / "content" / "newsletter.toml"
-    config.write_text(config.read_text().replace('name = "Dustin at Sample Bodywork"', 'name = "Dustin Müller"'))
+    config.write_text(
+        config.read_text().replace('name = "Dustin at Sample Bodywork"', 'name = "Dustin Müller"')
+    )
     raw = (built(cli, workspace) / "message.eml").read_bytes()
     assert raw.isascii()
     assert b"=?utf-8?q?" in raw
@@ -107,9 +116,15 @@ def test_images_are_copied_next_to_the_issue(cli, workspace: Path, write) -> Non
 
     write({"content/images/calf.png": _png(800, 600)})
     article = workspace / "content" / "articles" / "restless-legs-massage.md"
-    article.write_text(article.read_text().replace("author: Dustin\n", "author: Dustin\nimage:\n  src: calf.png\n  alt: A calf\n"))
+    article.write_text(
+        article.read_text().replace(
+            "author: Dustin\n", "author: Dustin\nimage:\n  src: calf.png\n  alt: A calf\n"
+        )
+    )
     folder = built(cli, workspace)
-    assert (folder / "images" / "calf.png").read_bytes() == (workspace / "content/images/calf.png").read_bytes()
+    assert (folder / "images" / "calf.png").read_bytes() == (
+        workspace / "content/images/calf.png"
+    ).read_bytes()
 
 
 def test_out_and_all(cli, workspace: Path, tmp_path: Path) -> None:

@@ -28,4 +28,6 @@ def test_example_issue_matches_golden(cli, workspace: Path, name: str) -> None:
         golden.write_bytes(produced.encode("utf-8"))
     assert golden.exists(), f"{golden} missing: run `make golden`"
     expected = golden.read_bytes().decode("utf-8")
-    assert produced == expected, f"{name} differs from tests/golden/{name}; if intended, run `make golden`"
+    assert produced == expected, (
+        f"{name} differs from tests/golden/{name}; if intended, run `make golden`"
+    )

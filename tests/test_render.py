@@ -45,7 +45,11 @@ def test_sanitizer_removes_scripts_handlers_and_javascript_urls() -> None:
 
 
 def test_article_raw_html_passes_the_allow_list(workspace: Path) -> None:
-    append(workspace, ARTICLE, '\n<p>Raw <strong onmouseover="steal()">bold</strong> <a href="javascript:void(0)">x</a></p>\n')
+    append(
+        workspace,
+        ARTICLE,
+        '\n<p>Raw <strong onmouseover="steal()">bold</strong> <a href="javascript:void(0)">x</a></p>\n',
+    )
     _, rendered = rendered_for(workspace)
     assert "<strong" in rendered.html and "onmouseover" not in rendered.html
     assert "javascript:" not in rendered.html
@@ -53,17 +57,31 @@ def test_article_raw_html_passes_the_allow_list(workspace: Path) -> None:
 
 def test_testimonial_html_is_shown_as_text(workspace: Path) -> None:
     """Client words are pasted in: their markup is escaped, never interpreted."""
-    append(workspace, TESTIMONIAL, '\n<b>Great</b> <img src=x onerror=alert(1)>\n')
+    append(workspace, TESTIMONIAL, "\n<b>Great</b> <img src=x onerror=alert(1)>\n")
     _, rendered = rendered_for(workspace)
     assert "&lt;b&gt;Great&lt;/b&gt;" in rendered.html
-    assert "<img src=x" not in rendered.html and "onerror=alert" not in rendered.html.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    assert "<img src=x" not in rendered.html and "onerror=alert" not in rendered.html.replace(
+        "&lt;img src=x onerror=alert(1)&gt;", ""
+    )
 
 
 def test_template_and_placeholder_syntax_in_content_comes_out_literally(workspace: Path) -> None:
-    append(workspace, ARTICLE, "\nLiteral {{ config.sender_email }} and {% raw %} and `%%first_name%% and %%unsubscribe_url%%`.\n")
+    append(
+        workspace,
+        ARTICLE,
+        "\nLiteral {{ config.sender_email }} and {% raw %} and `%%first_name%% and %%unsubscribe_url%%`.\n",
+    )
     config, rendered = rendered_for(workspace)
-    values = recipient_values(email="a@example.org", name="Ana Lee", unsubscribe_url="https://u.example/x", fallback="friend")
-    for document in (fill(rendered.html, values, rendered.nonce), fill(rendered.text, values, rendered.nonce)):
+    values = recipient_values(
+        email="a@example.org",
+        name="Ana Lee",
+        unsubscribe_url="https://u.example/x",
+        fallback="friend",
+    )
+    for document in (
+        fill(rendered.html, values, rendered.nonce),
+        fill(rendered.text, values, rendered.nonce),
+    ):
         document = " ".join(document.split())
         assert "{{ config.sender_email }}" in document
         assert "{% raw %}" in document
@@ -81,7 +99,12 @@ def test_literal_placeholder_syntax_is_escaped_in_email_html_on_disk(workspace: 
 
 def test_fill_escapes_per_context(example) -> None:
     _, rendered = example
-    values = recipient_values(email="a@example.org", name='<b>"Ann"</b>', unsubscribe_url="https://u.example/?t=1&x=2", fallback="friend")
+    values = recipient_values(
+        email="a@example.org",
+        name='<b>"Ann"</b>',
+        unsubscribe_url="https://u.example/?t=1&x=2",
+        fallback="friend",
+    )
     html = fill(rendered.html, values, rendered.nonce)
     assert "Hello &lt;b&gt;&#x27;" not in html
     assert "Hello &lt;b&gt;&quot;Ann&quot;&lt;/b&gt;," in html
@@ -130,7 +153,9 @@ def test_style_block_is_small_with_simple_media_queries(example) -> None:
 
 def test_preheader_hidden_padded_and_not_in_text(example) -> None:
     _, rendered = example
-    match = re.search(r'<div class="preheader" style="([^"]*)">(.*?)</div>', rendered.html, re.DOTALL)
+    match = re.search(
+        r'<div class="preheader" style="([^"]*)">(.*?)</div>', rendered.html, re.DOTALL
+    )
     assert match
     style, content = match.groups()
     assert "display:none" in style and "mso-hide:all" in style
@@ -149,9 +174,15 @@ def test_bulletproof_button(example) -> None:
     """A real link in a coloured cell with Outlook-only spacers, no VML."""
     _, rendered = example
     assert "v:roundrect" not in rendered.html
-    buttons = re.findall(r'<td class="button-cell"[^>]*bgcolor="#2d5a4c"[^>]*>\s*<a class="button" href="([^"]+)"', rendered.html)
+    buttons = re.findall(
+        r'<td class="button-cell"[^>]*bgcolor="#2d5a4c"[^>]*>\s*<a class="button" href="([^"]+)"',
+        rendered.html,
+    )
     assert len(buttons) == 2  # the article's own and the closing one
-    assert all(b.startswith("https://booking.example.com/sample-bodywork?utm_source=newsletter") for b in buttons)
+    assert all(
+        b.startswith("https://booking.example.com/sample-bodywork?utm_source=newsletter")
+        for b in buttons
+    )
     assert "mso-font-width:150%" in rendered.html
 
 
@@ -168,7 +199,9 @@ def test_footer_has_everything_the_law_and_readers_need(example) -> None:
 
 def test_article_heading_and_sections(example) -> None:
     _, rendered = example
-    assert re.search(r"<h2[^>]*>Restless Leg Syndrome Relief: The Power of Massage Therapy</h2>", rendered.html)
+    assert re.search(
+        r"<h2[^>]*>Restless Leg Syndrome Relief: The Power of Massage Therapy</h2>", rendered.html
+    )
     assert len(re.findall(r"<h3\b", rendered.html)) == 8
     assert "consult a healthcare" in rendered.html
 
@@ -179,7 +212,10 @@ def test_images_have_alt_size_and_absolute_url(workspace: Path, write) -> None:
     write({"content/images/calf.png": _png(1104, 736), "content/images/hands.png": _png(300, 200)})
     path = workspace / ARTICLE
     path.write_text(
-        path.read_text().replace("author: Dustin\n", "author: Dustin\nimage:\n  src: calf.png\n  alt: Hands easing a calf muscle\n")
+        path.read_text().replace(
+            "author: Dustin\n",
+            "author: Dustin\nimage:\n  src: calf.png\n  alt: Hands easing a calf muscle\n",
+        )
         + "\n![Warm hands](images/hands.png)\n",
         encoding="utf-8",
     )
@@ -188,7 +224,7 @@ def test_images_have_alt_size_and_absolute_url(workspace: Path, write) -> None:
         r'<img class="hero" src="https://news.example.org/issues/2026-12/images/calf.png" alt="Hands easing a calf muscle" width="552" height="368"',
         rendered.html,
     )
-    [body_image] = re.findall(r'<img [^>]*hands.png[^>]*>', rendered.html)
+    [body_image] = re.findall(r"<img [^>]*hands.png[^>]*>", rendered.html)
     assert 'src="https://news.example.org/issues/2026-12/images/hands.png"' in body_image
     assert 'alt="Warm hands"' in body_image and 'width="300" height="200"' in body_image
     assert "max-width:100%" in body_image
@@ -207,14 +243,23 @@ def test_utm_only_on_own_sites_and_never_overwritten() -> None:
     assert add_utm("https://booking.example.com/x?utm_source=fb", campaign="c", hosts=hosts) == (
         "https://booking.example.com/x?utm_source=fb&utm_medium=email&utm_campaign=c"
     )
-    assert add_utm("https://other.example.net/", campaign="c", hosts=hosts) == "https://other.example.net/"
-    assert add_utm("mailto:a@news.example.org", campaign="c", hosts=hosts) == "mailto:a@news.example.org"
+    assert (
+        add_utm("https://other.example.net/", campaign="c", hosts=hosts)
+        == "https://other.example.net/"
+    )
+    assert (
+        add_utm("mailto:a@news.example.org", campaign="c", hosts=hosts)
+        == "mailto:a@news.example.org"
+    )
 
 
 def test_relative_links_become_absolute(workspace: Path) -> None:
     append(workspace, ARTICLE, "\nSee [my prices](/prices) and [the archive](issues/).\n")
     _, rendered = rendered_for(workspace)
-    assert 'href="https://news.example.org/prices?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-12"' in rendered.html
+    assert (
+        'href="https://news.example.org/prices?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-12"'
+        in rendered.html
+    )
     assert "my prices [1]" in rendered.text
     assert "[1] https://news.example.org/prices?utm_source=newsletter" in rendered.text
 
@@ -243,14 +288,30 @@ def test_headings_shift_below_the_article_title() -> None:
 
 def test_plain_text_is_wrapped_and_free_of_markup(example) -> None:
     config, rendered = example
-    text = fill(rendered.text, recipient_values(email="a@example.org", name="", unsubscribe_url="https://news.example.org/unsubscribe?token=abc", fallback="friend"), rendered.nonce)
+    text = fill(
+        rendered.text,
+        recipient_values(
+            email="a@example.org",
+            name="",
+            unsubscribe_url="https://news.example.org/unsubscribe?token=abc",
+            fallback="friend",
+        ),
+        rendered.nonce,
+    )
     for line in text.splitlines():
-        assert len(line) <= 78 or line.startswith("http") or re.match(r"^\[\d+\] http|^Unsubscribe: |^View in your browser: ", line), line
+        assert (
+            len(line) <= 78
+            or line.startswith("http")
+            or re.match(r"^\[\d+\] http|^Unsubscribe: |^View in your browser: ", line)
+        ), line
     assert not re.search(r"&[a-z]+;|&#\d+;|<[a-z/]", text)
     assert "Hello friend," in text
     assert "Restless Leg Syndrome Relief: The Power of Massage Therapy\n=====" in text
     assert "\n> -- N. L., Massage and biodynamic craniosacral therapy" in text
-    assert "\nhttps://booking.example.com/sample-bodywork?utm_source=newsletter&utm_medium=email&utm_campaign=2026-12\n" in text
+    assert (
+        "\nhttps://booking.example.com/sample-bodywork?utm_source=newsletter&utm_medium=email&utm_campaign=2026-12\n"
+        in text
+    )
     assert config.postal_address.split(",")[0] in text
     assert "Unsubscribe: https://news.example.org/unsubscribe?token=abc" in text
 

@@ -1,0 +1,139 @@
+"""Properties over arbitrary content: never a traceback, never a script, never a forged field."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from newsletter.build import render_rendered
+from newsletter.config import Paths, load_config
+from newsletter.errors import NewsletterError
+from newsletter.frontmatter import parse_document
+from newsletter.model import Article, Consent, Issue, Testimonial
+from newsletter.placeholders import export, fill, recipient_values
+from newsletter.render import markdown_to_html
+
+REPO = Path(__file__).resolve().parent.parent
+PATHS = Paths(REPO)
+CONFIG = load_config(PATHS, env={})
+
+NASTY = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "<a href='javascript:alert(1)'>x</a>",
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    "<svg onload=alert(1)>",
+    "{{ config.smtp }}",
+    "{% raw %}",
+    "{{ 7*7 }}",
+    "%%first_name%%",
+    "%%unsubscribe_url%%",
+    "nlph.0000000000000000.html.email.",
+    "&#x6a;avascript:alert(1)",
+    "[x](javascript:alert(1))",
+    "<iframe src=//e.com>",
+    "<style>*{}</style>",
+    '<p style="background:url(javascript:x)">',
+    "<form action=x><input></form>",
+    "\u202e",
+    "&#0;",
+    "<!--[if mso]><script>x</script><![endif]-->",
+    "<math><mi xlink:href=javascript:x>",
+    "](",
+]
+content_text = st.lists(
+    st.one_of(
+        st.sampled_from(NASTY), st.text(alphabet=string.printable + "äé’—\u00a0", max_size=40)
+    ),
+    max_size=8,
+).map("".join)
+
+VALUES = recipient_values(
+    email="reader@example.org",
+    name="Qzxjvk Wyvern",
+    unsubscribe_url="https://u.example/t",
+    fallback="friend",
+)
+
+
+def _issue(body: str, title: str, quote: str) -> Issue:
+    import datetime as dt
+
+    article = Article(
+        slug="a",
+        path="content/articles/a.md",
+        title=title or "T",
+        summary="s",
+        date=dt.date(2026, 1, 1),
+        body=body,
+        body_line=5,
+    )
+    testimonial = Testimonial(
+        slug="t",
+        path="content/testimonials/t.md",
+        author="A. B.",
+        service="Massage",
+        consent=Consent(dt.date(2026, 1, 1), "form"),
+        body=quote or "x",
+        body_line=6,
+    )
+    return Issue(
+        id="2026-01",
+        path="content/issues/2026-01.md",
+        subject="Subject line here",
+        preheader="p",
+        date=dt.date(2026, 1, 1),
+        intro=body,
+        intro_line=7,
+        articles=(article,),
+        testimonials=(testimonial,),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=content_text, title=content_text.map(lambda t: " ".join(t.split())), quote=content_text)
+def test_no_content_can_inject_script_template_or_placeholder(
+    body: str, title: str, quote: str
+) -> None:
+    rendered = render_rendered(_issue(body, title, quote), config=CONFIG, paths=PATHS)
+    html = fill(rendered.html, VALUES, rendered.nonce)
+    text = fill(rendered.text, VALUES, rendered.nonce)
+    body_html = html.split("<body", 1)[1]
+    for tag in re.findall(r"<[a-zA-Z][^>]*>", body_html):
+        assert not re.match(
+            r"<(script|iframe|form|input|svg|math|object|embed|style)\b", tag, re.I
+        ), tag
+        assert not re.search(r"\son[a-z]+\s*=", tag, re.I), tag
+        assert not re.search(r"(href|src)\s*=\s*\"\s*(javascript|data|vbscript):", tag, re.I), tag
+    # the recipient's values appear only where the templates put them
+    assert html.count("Qzxjvk") == 1 and text.count("Qzxjvk") == 1
+    assert "reader@example.org" not in html and "https://u.example/t" in html
+    # template syntax in content is never evaluated
+    if "{{ 7*7 }}" in body:
+        assert "49" not in re.sub(r"\d{3,}", "", text) or "49" in body
+    assert "nlph." + rendered.nonce not in export(rendered.html, rendered.nonce)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_front_matter_loader_never_tracebacks(text: str) -> None:
+    """Any text either parses or raises NewsletterError with a path:line."""
+    for candidate in (text, "---\n" + text, "---\n" + text + "\n---\nbody"):
+        try:
+            parse_document(candidate, path="p.md")
+        except NewsletterError as exc:
+            assert exc.problems and all(p.path == "p.md" for p in exc.problems)
+
+
+@settings(max_examples=100, deadline=None)
+@given(content_text)
+def test_testimonial_markdown_never_emits_markup_from_input(source: str) -> None:
+    """Client words: whatever tags they contain come out as text."""
+    html = markdown_to_html(source, trusted=False)
+    assert not re.search(r"<(script|img|iframe|style|svg|form|math)\b", html, re.I)
+    for tag in re.findall(r"<[a-zA-Z][^>]*>", html):
+        assert not re.search(r"\son[a-z]+\s*=|javascript:", tag, re.I), tag
