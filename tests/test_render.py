@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_template_and_placeholder_syntax_in_content_comes_out_literally(workspac
         ARTICLE,
         "\nLiteral {{ config.sender_email }} and {% raw %} and `%%first_name%% and %%unsubscribe_url%%`.\n",
     )
-    config, rendered = rendered_for(workspace)
+    _config, rendered = rendered_for(workspace)
     values = recipient_values(
         email="a@example.org",
         name="Ana Lee",
@@ -132,7 +133,7 @@ def test_headings_are_in_order(example) -> None:
     _, rendered = example
     levels = [int(n) for n in re.findall(r"<h([1-6])\b", rendered.html)]
     assert levels[0] == 1
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
 
 
 def test_no_pure_black_text(example) -> None:
