@@ -255,7 +255,9 @@ def style_of(element: etree._Element) -> dict[str, str]:
     for declaration in split_declarations(element.get("style") or ""):
         name, _, value = declaration.partition(":")
         if value:
-            out[name.strip().lower()] = value.strip()
+            out[name.strip().lower()] = re.sub(
+                r"\s*!\s*important\s*$", "", value.strip(), flags=re.I
+            )
     return out
 
 

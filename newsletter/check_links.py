@@ -301,7 +301,7 @@ def check_online(email: Email, *, timeout: float = TIMEOUT, workers: int = 8) ->
                 "link-dead",
                 severity,
                 where,
-                f"{url} does not answer: {detail}",
+                f"{strip_utm(url)} does not answer: {detail}",
                 "open it in a browser; correct the address or remove the link",
             )
         )

@@ -44,8 +44,39 @@ _LEFTOVER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|%%[A-Za-z_]+%%|\*\|[A-Z
 _UNBALANCED = re.compile(r"\{\{|\}\}|\{%|%\}|%%[A-Za-z_]+|[A-Za-z_]+%%|\*\|[A-Z_]*|[A-Z_]*\|\*")
 
 
+CLIP_BYTES = 102 * 1024
+"""Gmail hides everything after about 102 KB of HTML behind "[Message clipped]", including
+the footer with the unsubscribe link."""
+CLIP_WARN_BYTES = 80 * 1024
+
+
 def check(email: Email) -> list[Finding]:
-    return [*_subject(email), *_preheader(email), *_syntax(email), *_drafts(email)]
+    return [
+        *_size(email),
+        *_subject(email),
+        *_preheader(email),
+        *_syntax(email),
+        *_drafts(email),
+    ]
+
+
+def _size(email: Email) -> list[Finding]:
+    size = len(email.html.encode("utf-8"))
+    if size <= CLIP_WARN_BYTES:
+        return []
+    severity = ERROR if size > CLIP_BYTES else WARNING
+    what = "Gmail clips it" if severity == ERROR else "close to Gmail's clipping at 102 KB"
+    return [
+        email.finding(
+            "gmail-clipping",
+            severity,
+            (email.output, 0),
+            f"the HTML is {size / 1024:.0f} KB; {what}, hiding the rest of the email and the "
+            "unsubscribe link behind '[Message clipped]'",
+            "shorten the articles, move one to the next issue, or link to the full text on "
+            "your website",
+        )
+    ]
 
 
 def _field_line(email: Email, key: str) -> tuple[str, int]:
