@@ -9,7 +9,8 @@ from email.parser import BytesHeaderParser
 from .check_base import ERROR, SAMPLE_SECRET, WARNING, Email, Finding, visible_text
 
 CLAIMS = re.compile(
-    r"\b(cur(?:e|es|ed|ing)|treat(?:s|ed|ing)?|heals?|guarantee[sd]?|prevents?|reverses?|"
+    r"\b(cur(?:e|es|ed|ing)|treat(?:s|ed|ing)?(?!\s+(?:yourself|yourselves|myself|ourselves|"
+    r"themselves|someone)\b)|heals?|guarantee[sd]?|prevents?|reverses?|"
     r"eliminates?|miracle|detox(?:es|ify)?|diagnoses?|clinically proven|proven to|"
     r"100% effective|permanent (?:relief|cure))\b",
     re.IGNORECASE,
