@@ -6,32 +6,52 @@ as written, so its `!important` flags survive; everything else is inlined and it
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import warnings
 
-_quiet = False
+_ready = False
 
 
-def _silence() -> None:
-    """premailer and cssutils log every unknown property (mso-*, -webkit-*) at WARNING."""
-    global _quiet
-    if _quiet:
+def _defer_import(name: str) -> None:
+    """Load a module only when first used. premailer imports `requests` (and with it urllib3,
+    ssl, http.cookiejar: about 60 ms) just to fetch remote stylesheets, which we never allow."""
+    if name in sys.modules:
         return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+def _prepare() -> None:
+    """Quiet premailer and cssutils, which log every mso-* and -webkit-* property at WARNING,
+    and drop cssutils' validation profiles: validation is off, yet their first use compiles
+    hundreds of regular expressions (about 100 ms per process)."""
+    global _ready
+    if _ready:
+        return
+    _defer_import("requests")
     import cssutils
 
+    cssutils.profile.removeProfile(all=True)
     cssutils.log.setLevel(logging.CRITICAL)
     cssutils.ser.prefs.useMinified()
     for name in ("premailer", "cssutils", "CSSUTILS"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
         logging.getLogger(name).propagate = False
-    _quiet = True
+    _ready = True
 
 
 def inline_css(document: str) -> str:
     """The document with its CSS inlined; never fetches anything over the network."""
     from premailer import Premailer
 
-    _silence()
+    _prepare()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         premailer = Premailer(
