@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts, with faults on request.
 
+It offers PIPELINING unless told not to (aiosmtpd reads pipelined commands in order).
 Faults: chosen replies at RCPT for chosen recipients (451, 550 ...), a dropped connection at
 DATA, a slow server, AUTH with one valid login, and STARTTLS with a throwaway certificate.
 The record is the sink's own: tests judge a send by what arrived here, not by the ledger.
@@ -41,6 +42,20 @@ class Handler:
     def __init__(self, sink: Sink):
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.sink.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        reply = self.sink._refused.get(address.lower())
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.sink._rcpt_reply(address)
         if reply:
@@ -51,6 +66,10 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
+        for rcpt in envelope.rcpt_tos:
+            reply = self.sink._data_reply(rcpt)
+            if reply:
+                return reply
         for rcpt in envelope.rcpt_tos:
             if self.sink._take_drop(rcpt):
                 server.transport.abort()
@@ -69,14 +88,18 @@ class Sink:
         delay: float = 0.0,
         login: tuple[str, str] | None = None,
         tls_context: ssl.SSLContext | None = None,
+        pipelining: bool = True,
     ):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.delay = delay
+        self.pipelining = pipelining
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._replies: dict[str, list[str]] = {}
         self._always: dict[str, str] = {}
+        self._data_replies: dict[str, list[str]] = {}
+        self._refused: dict[str, str] = {}
         self._drops: Counter[str] = Counter()
         kwargs: dict = {}
         if login:
@@ -108,6 +131,20 @@ class Sink:
     def reply_always(self, address: str, reply: str) -> None:
         with self._lock:
             self._always[address.lower()] = reply
+
+    def refuse_sender(self, address: str, reply: str) -> None:
+        """Answer MAIL FROM for this sender with `reply`."""
+        self._refused[address.lower()] = reply
+
+    def reply_at_data(self, address: str, *replies: str) -> None:
+        """The next messages to this address are answered with these replies, then accepted."""
+        with self._lock:
+            self._data_replies.setdefault(address.lower(), []).extend(replies)
+
+    def _data_reply(self, address: str) -> str | None:
+        with self._lock:
+            queue = self._data_replies.get(address.lower())
+            return queue.pop(0) if queue else None
 
     def drop_at_data(self, address: str, times: int = 1) -> None:
         """Cut the connection after this recipient's message arrives, before the reply."""

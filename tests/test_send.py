@@ -136,11 +136,14 @@ def test_a_second_run_sends_nothing_more(paths, issue) -> None:
     assert again.sent_now == 0 and sum(sink.counts().values()) == 5
 
 
-def test_temporary_failures_are_retried_and_permanent_ones_recorded(paths, issue) -> None:
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_temporary_failures_are_retried_and_permanent_ones_recorded(
+    paths, issue, pipelining
+) -> None:
     """451 twice then accepted: delivered once. 550 5.1.1: failed with the reply and the
     subscriber marked bounced. 552 (not 5.1.x): failed, still active. The rest go on."""
     add(paths, *people(6))
-    with Sink() as sink:
+    with Sink(pipelining=pipelining) as sink:
         sink.reply_once("reader1@example.org", "451 4.7.1 greylisted", "451 4.7.1 greylisted")
         sink.reply_always("reader2@example.org", "550 5.1.1 <reader2@example.org>: user unknown")
         sink.reply_always("reader3@example.org", "552 5.2.2 mailbox full")
@@ -156,6 +159,35 @@ def test_temporary_failures_are_retried_and_permanent_ones_recorded(paths, issue
     assert status_of(paths, "reader3@example.org") == "active"
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_replies_after_the_message_data_are_classified_too(paths, issue, pipelining) -> None:
+    """451 after DATA: retried and delivered. 554 after DATA: failed, not bounced."""
+    add(paths, *people(4))
+    with Sink(pipelining=pipelining) as sink:
+        sink.reply_at_data("reader1@example.org", "451 4.3.0 queue full")
+        sink.reply_at_data("reader2@example.org", "554 5.6.0 content rejected")
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    assert sink.counts() == {f"reader{i}@example.org": 1 for i in (0, 1, 3)}
+    assert [(f.email, f.last_reply) for f in summary.failures] == [
+        ("reader2@example.org", "554 5.6.0 content rejected")
+    ]
+    assert status_of(paths, "reader2@example.org") == "active"
+
+
+def test_a_refused_sender_stops_the_send_with_nothing_marked_sent(paths, issue) -> None:
+    """A 5xx to MAIL FROM means no message can go: stop at once, leave the rows to resume."""
+    add(paths, *people(3))
+    with Sink() as sink:
+        j = job(paths, issue, sink)
+        j.config = replace(j.config, sender_email="bad@refused.example")
+        j.transports = sending.smtp_transports(j.config, "")
+        sink.refuse_sender("bad@refused.example", "553 5.7.1 sender not allowed")
+        with pytest.raises(NewsletterError, match=r"refused the sender bad@refused\.example"):
+            sending.execute(j, FAST)
+    assert sink.received == []
+    assert states(paths)["pending"] == 3
+
+
 def test_a_temporary_failure_gives_up_after_the_retry_limit(paths, issue) -> None:
     add(paths, *people(2))
     with Sink() as sink:
@@ -167,10 +199,11 @@ def test_a_temporary_failure_gives_up_after_the_retry_limit(paths, issue) -> Non
     assert failure.attempts == 3
 
 
-def test_a_dropped_connection_is_reopened_and_the_message_sent(paths, issue) -> None:
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_a_dropped_connection_is_reopened_and_the_message_sent(paths, issue, pipelining) -> None:
     """The server cuts the line after DATA (twice): the send reconnects and delivers."""
     add(paths, *people(5))
-    with Sink() as sink:
+    with Sink(pipelining=pipelining) as sink:
         sink.drop_at_data("reader2@example.org", times=2)
         summary = sending.execute(job(paths, issue, sink), FAST)
     assert sink.counts() == {f"reader{i}@example.org": 1 for i in range(5)}
