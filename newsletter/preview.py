@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -110,6 +110,9 @@ class Snapshot:
     findings: tuple[Finding, ...] | None = None
     """None when `check` is not available."""
     check_error: str = ""
+    checking: bool = False
+    """True between the render and the check's findings (published separately: faster)."""
+    check_ms: float = 0.0
     warnings: tuple[str, ...] = ()
 
     @property
@@ -270,7 +273,35 @@ def _finding_order(f: Finding) -> tuple[int, str, int]:
     return (0 if f.severity == "error" else 1, f.path, f.line)
 
 
-def build_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Snapshot:
+@dataclass(frozen=True)
+class Draft:
+    """A rendered snapshot whose `check` has not run yet, with what the check needs."""
+
+    snapshot: Snapshot
+    rendered: Rendered | None = None
+    config: Config | None = None
+
+    def checked(self, paths: Paths) -> Snapshot:
+        """The snapshot with `check`'s findings: a version of its own, same email."""
+        if self.rendered is None or self.config is None:
+            return self.snapshot
+        started = time.perf_counter()
+        findings, check_error = run_checks(self.rendered, config=self.config, paths=paths)
+        return replace(
+            self.snapshot,
+            version=self.snapshot.version + CHECKED,
+            findings=findings,
+            check_error=check_error,
+            checking=False,
+            check_ms=(time.perf_counter() - started) * 1000,
+        )
+
+
+CHECKED = ".checked"
+"""Suffix of a snapshot's version once its findings are in (the email itself is unchanged)."""
+
+
+def render_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Draft:
     """Render the issue in memory and prepare every view; content errors become the snapshot."""
     from .build import render_workspace
     from .placeholders import fill
@@ -279,33 +310,39 @@ def build_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Snaps
     try:
         config, rendered = render_workspace(paths, issue_id)
     except NewsletterError as exc:
-        return Snapshot(
-            version=version,
-            built_at=time.time(),
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-            problems=tuple(exc.problems) or (Problem("content", 0, str(exc)),),
+        return Draft(
+            Snapshot(
+                version=version,
+                built_at=time.time(),
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                problems=tuple(exc.problems) or (Problem("content", 0, str(exc)),),
+            )
         )
     values = sample_values(config)
     filled = fill(rendered.html, values, rendered.nonce)
     shown = local_images(filled, config=config, issue_id=rendered.issue.id)
-    documents = {mode: email_document(shown, mode) for mode in MODES}
-    findings, check_error = run_checks(rendered, config=config, paths=paths)
-    return Snapshot(
+    snapshot = Snapshot(
         version=version,
         built_at=time.time(),
-        elapsed_ms=(time.perf_counter() - started) * 1000,
+        elapsed_ms=0.0,
         issue_id=rendered.issue.id,
         subject=rendered.issue.subject,
         sender=config.sender_name,
         inbox_text=inbox_text(filled),
-        documents=documents,
+        documents={mode: email_document(shown, mode) for mode in MODES},
         html=filled,
         text=fill(rendered.text, values, rendered.nonce),
         headers=tuple(message_headers(rendered, config=config, paths=paths)),
-        findings=findings,
-        check_error=check_error,
+        checking=True,
         warnings=rendered.warnings,
     )
+    elapsed = (time.perf_counter() - started) * 1000
+    return Draft(replace(snapshot, elapsed_ms=elapsed), rendered, config)
+
+
+def build_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Snapshot:
+    """Render and check in one go (what the server publishes in two steps)."""
+    return render_snapshot(paths, issue_id, version=version).checked(paths)
 
 
 # --- state shared by the watcher and the request threads --------------------------------------
@@ -461,7 +498,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, target.read_bytes(), kind)
 
     def _events(self, since: str) -> None:
-        """Server-sent events: 'reload' whenever a rebuild published a new snapshot."""
+        """Server-sent events: 'reload' after a new render, 'findings' when only the check ran."""
         state = self.server.app.state
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
@@ -476,7 +513,8 @@ class PreviewHandler(BaseHTTPRequestHandler):
                 if version is None:
                     self.wfile.write(b": keepalive\n\n")
                 else:
-                    self.wfile.write(f"event: reload\ndata: {version}\n\n".encode())
+                    kind = "findings" if version == seen + CHECKED else "reload"
+                    self.wfile.write(f"event: {kind}\ndata: {version}\n\n".encode())
                     seen = version
                 self.wfile.flush()
         except (ConnectionError, TimeoutError, ValueError):
@@ -575,13 +613,22 @@ class Preview:
     # -- building ------------------------------------------------------------------------------
 
     def rebuild(self, reason: str = "") -> Snapshot:
-        """Render again and publish; a content error is published too, the server keeps going."""
+        """Render and publish (the page reloads), then check and publish the findings.
+
+        A content error is published too: the page shows it and the server keeps going.
+        """
         self._count += 1
-        snapshot = build_snapshot(self.paths, self.issue_id, version=f"{self._boot}-{self._count}")
-        self.state.publish(snapshot)
+        draft = render_snapshot(self.paths, self.issue_id, version=f"{self._boot}-{self._count}")
+        self.state.publish(draft.snapshot)
+        snapshot = draft.checked(self.paths)
+        if snapshot is not draft.snapshot:
+            self.state.publish(snapshot)
         because = f" ({reason})" if reason else ""
         if snapshot.ok:
-            self.log(f"Rendered {snapshot.issue_id} in {snapshot.elapsed_ms:.0f} ms{because}.")
+            self.log(
+                f"Rendered {snapshot.issue_id} in {snapshot.elapsed_ms:.0f} ms{because}; "
+                f"{_findings_summary(snapshot)}."
+            )
         else:
             lines = "\n".join(f"  {p}" for p in snapshot.problems)
             self.log(f"The issue does not build{because}:\n{lines}")
@@ -632,6 +679,8 @@ class Preview:
 
     def stop(self) -> None:
         """Stop watching and serving, wake every open event stream, close the socket."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self.state.close()
         if self._serving:
@@ -660,6 +709,16 @@ class Preview:
                 "problems": [str(p) for p in snapshot.problems],
             }
         )
+
+
+def _findings_summary(snapshot: Snapshot) -> str:
+    if snapshot.findings is None:
+        return snapshot.check_error or "not checked (no check in this version)"
+    errors = sum(1 for f in snapshot.findings if f.severity == "error")
+    warnings = len(snapshot.findings) - errors
+    if not snapshot.findings:
+        return "check found nothing to fix"
+    return f"check found {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
 
 
 def _describe_changes(changes: set[tuple[Any, str]], paths: Paths) -> str:

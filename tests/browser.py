@@ -2,7 +2,9 @@
 
 Reuse the fixtures by importing them into a test module (tests/ is on sys.path):
 
-    from browser import chrome, artifacts  # noqa: F401
+    from browser import artifacts_fixture, chrome_fixture  # noqa: F401
+
+    def test_page(chrome, artifacts): ...
 
 Selenium Manager is never asked for anything: the driver path is given explicitly and
 SE_OFFLINE is set, so no test downloads a browser or a driver.
@@ -74,11 +76,14 @@ def clear_viewport(driver: Any) -> None:
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-@pytest.fixture(scope="session")
-def chrome() -> Iterator[Any]:
+@pytest.fixture(scope="session", name="chrome")
+def chrome_fixture() -> Iterator[Any]:
     """One headless Chromium for the session (starting one costs about a second)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver (/usr/bin/chromium)")
+        reason = "needs Debian's chromium and chromium-driver (/usr/bin/chromium)"
+        if os.environ.get("NEWSLETTER_REQUIRE_BROWSER"):
+            pytest.fail(reason + "; NEWSLETTER_REQUIRE_BROWSER is set")
+        pytest.skip(reason)
     user_data = Path(tempfile.mkdtemp(prefix="newsletter-chromium-"))
     driver = start_chrome(user_data=user_data)
     try:
@@ -88,8 +93,8 @@ def chrome() -> Iterator[Any]:
         shutil.rmtree(user_data, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
+@pytest.fixture(scope="session", name="artifacts")
+def artifacts_fixture() -> Path:
     """tests/artifacts/ (git-ignored): screenshots to look at after a run."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

@@ -415,3 +415,81 @@ def test_ctrl_c_stops_cleanly(workspace: Path) -> None:
     assert "Traceback" not in err
     assert "Stopped." in out
     assert not (workspace / "dist").exists()
+
+
+# --- check findings ----------------------------------------------------------------------------
+
+
+class FakeFinding:
+    rule = "fake-rule"
+    severity = "error"
+    path = "content/articles/restless-legs-massage.md"
+    line = 7
+    message = "a <b>fake</b> problem"
+    fix = "do the fake fix"
+
+
+def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each finding shows its severity, path:line, message and fix, escaped."""
+    import newsletter.check
+
+    calls = []
+
+    def fake_check(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
+        calls.append((rendered.issue.id, config.title, paths.root))
+        return [FakeFinding()]
+
+    monkeypatch.setattr(newsletter.check, "check_rendered", fake_check)
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    assert calls == [("2026-12", "Notes from the Table", workspace)]
+    page = render_page(snapshot)
+    assert "content/articles/restless-legs-massage.md:7" in page
+    assert "a &lt;b&gt;fake&lt;/b&gt; problem" in page
+    assert "do the fake fix" in page
+    assert "1 error, 0 warnings" in page
+
+
+def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A bug in a check rule is shown in the panel; the email is still previewed."""
+    import newsletter.check
+
+    def broken(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
+        raise RuntimeError("rule exploded")
+
+    monkeypatch.setattr(newsletter.check, "check_rendered", broken)
+    snapshot = build_snapshot(Paths(workspace), None, version="t-1")
+    assert snapshot.ok and snapshot.findings is None
+    assert snapshot.check_error == "check failed: RuntimeError: rule exploded"
+    assert "check failed: RuntimeError: rule exploded" in render_page(snapshot)
+
+
+def test_render_is_published_before_the_check_runs(workspace: Path) -> None:
+    """The email appears as soon as it renders; the findings follow as a version of their own."""
+    from newsletter.preview import CHECKED, render_snapshot
+
+    draft = render_snapshot(Paths(workspace), None, version="t-1")
+    assert draft.snapshot.checking and draft.snapshot.findings is None
+    assert "Checking…" in render_page(draft.snapshot)
+    checked = draft.checked(Paths(workspace))
+    assert checked.version == "t-1" + CHECKED
+    assert not checked.checking
+    assert checked.documents == draft.snapshot.documents
+
+
+def test_events_tell_apart_new_findings_from_a_new_render(app: Preview) -> None:
+    """Only the check panel needs refreshing when the same render gets its findings."""
+    from dataclasses import replace
+
+    from newsletter.preview import CHECKED
+
+    current = app.state.snapshot
+    base = current.version.removesuffix(CHECKED)
+    app.state.publish(replace(current, version=base + CHECKED))
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    conn.request("GET", f"/events?since={base}")
+    response = conn.getresponse()
+    lines = []
+    while not any(line.startswith(b"data:") for line in lines):
+        lines.append(response.fp.readline())
+    assert b"event: findings\n" in lines
+    conn.close()

@@ -12,7 +12,8 @@
     }
   }
 
-  async function swap() {
+  // "reload": a new render, swap the whole body. "findings": only the check panel changed.
+  async function swap(onlyFindings) {
     try {
       const response = await fetch(location.href, { cache: "no-store" });
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
@@ -20,8 +21,14 @@
       if (!version) {
         throw new Error("not a preview page");
       }
-      document.title = page.title;
-      document.body.replaceWith(document.adoptNode(page.body));
+      const panel = document.getElementById("findings");
+      const fresh = page.getElementById("findings");
+      if (onlyFindings && panel && fresh) {
+        panel.replaceWith(document.adoptNode(fresh));
+      } else {
+        document.title = page.title;
+        document.body.replaceWith(document.adoptNode(page.body));
+      }
       document.documentElement.dataset.version = version;
       connect();
     } catch (error) {
@@ -41,11 +48,13 @@
     source.onerror = function () {
       setLive("disconnected: is newsletter preview still running?", "off");
     };
-    source.addEventListener("reload", function () {
-      source.close();
-      source = null;
-      swap();
-    });
+    for (const kind of ["reload", "findings"]) {
+      source.addEventListener(kind, function () {
+        source.close();
+        source = null;
+        swap(kind === "findings");
+      });
+    }
   }
 
   connect();
