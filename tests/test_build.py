@@ -158,3 +158,20 @@ def test_build_reads_nothing_from_the_network(cli, workspace: Path, monkeypatch)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     built(cli, workspace)
+
+
+def test_build_is_quiet_on_stderr(cli) -> None:
+    """premailer's and cssutils' log noise never reaches the practitioner's terminal."""
+    result = cli("build")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+
+
+def test_build_warns_when_gmail_would_clip(cli, workspace: Path) -> None:
+    article = workspace / "content" / "articles" / "restless-legs-massage.md"
+    paragraph = "A long paragraph about rest, breath and circulation that goes on. " * 20
+    article.write_text(article.read_text() + "\n\n" + "\n\n".join([paragraph] * 90))
+    result = cli("build")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("warning: the HTML is ")
+    assert "Gmail clips emails over about 102 KB" in result.stderr
