@@ -196,6 +196,22 @@ def build(
                     warnings=item.warnings,
                 )
             )
+        _write_archive(root, library, config=config, paths=paths)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return results
+
+
+def _write_archive(root: Path, library: Library, *, config: Config, paths: Paths) -> None:
+    """index.html and feed.xml over the issues whose folders exist, each replaced atomically."""
+    from .archive import render_archive, render_feed
+
+    built = [i for i in library.issues.values() if (root / "issues" / i.id / "email.html").exists()]
+    pages = {
+        "index.html": render_archive(built, config=config, env=_env(str(paths.templates))),
+        "feed.xml": render_feed(built, config=config),
+    }
+    for name, text in pages.items():
+        temporary = root / f".{name}.tmp-{os.getpid()}"
+        temporary.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(temporary, root / name)

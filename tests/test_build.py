@@ -175,3 +175,30 @@ def test_build_warns_when_gmail_would_clip(cli, workspace: Path) -> None:
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: the HTML is ")
     assert "Gmail clips emails over about 102 KB" in result.stderr
+
+
+def test_archive_and_feed_list_built_issues(cli, workspace: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    issue = workspace / "content" / "issues" / "2026-12.md"
+    issue.write_text(issue.read_text().replace("How massage can help", "<script>x</script> & more"))
+    assert cli("build").exit_code == 0
+    page = (workspace / "dist" / "index.html").read_text()
+    assert (
+        '<a href="issues/2026-12/">Restless legs at night? &lt;script&gt;x&lt;/script&gt; &amp; more</a>'
+        in page
+    )
+    feed = ET.parse(workspace / "dist" / "feed.xml").getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    [entry] = feed.findall("a:entry", ns)
+    assert entry.find("a:title", ns).text == "Restless legs at night? <script>x</script> & more"
+    assert entry.find("a:link", ns).get("href") == "https://news.example.org/issues/2026-12/"
+
+
+def test_archive_skips_issues_not_built(cli, workspace: Path) -> None:
+    (workspace / "content" / "issues" / "2027-01.md").write_text(
+        "---\nsubject: January notes\ndate: 2027-01-01\narticles: [restless-legs-massage]\n---\nHi.\n"
+    )
+    assert cli("build", "2026-12").exit_code == 0
+    page = (workspace / "dist" / "index.html").read_text()
+    assert "issues/2026-12/" in page and "issues/2027-01/" not in page
