@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import struct
 import time
 import zlib
@@ -19,13 +20,29 @@ from newsletter.preview import PHONE_WIDTHS, Preview
 
 pytestmark = pytest.mark.browser
 
+REPO = Path(__file__).resolve().parent.parent
 ISSUE = "content/issues/2026-12.md"
 VIEWS = ("desktop", "phone", "dark", "inverted", "images-off", "text", "source", "headers")
 
 
 @pytest.fixture
 def app(workspace: Path) -> Iterator[Preview]:
+    """A preview of its own, for tests that edit files."""
     preview = Preview(Paths(workspace), port=0)
+    preview.start()
+    try:
+        yield preview
+    finally:
+        preview.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Preview]:
+    """One preview of the untouched example workspace for the tests that only look."""
+    root = tmp_path_factory.mktemp("shared")
+    for folder in ("content", "templates"):
+        shutil.copytree(REPO / folder, root / folder)
+    preview = Preview(Paths(root), port=0)
     preview.start()
     try:
         yield preview
@@ -91,10 +108,10 @@ def full_page_screenshot(driver: Any, path: Path, width: int) -> None:
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_each_view_loads_and_is_saved(
-    browser: Any, app: Preview, artifacts: Path, view: str
+    browser: Any, shared: Preview, artifacts: Path, view: str
 ) -> None:
     """Every view loads with the issue's subject in the inbox line; a screenshot is kept."""
-    open_view(browser, app, view)
+    open_view(browser, shared, view)
     assert "Restless legs at night?" in browser.find_element("css selector", ".inbox").text
     assert browser.find_element("css selector", f'.views a[href="/?view={view}"]').get_attribute(
         "aria-current"
@@ -111,9 +128,9 @@ def test_each_view_loads_and_is_saved(
     browser.save_screenshot(str(artifacts / f"preview-{view}.png"))
 
 
-def test_email_frames_run_no_script_and_page_has_csp(browser: Any, app: Preview) -> None:
+def test_email_frames_run_no_script_and_page_has_csp(browser: Any, shared: Preview) -> None:
     """The email is sandboxed without scripts; the page's CSP forbids inline script."""
-    open_view(browser, app, "desktop")
+    open_view(browser, shared, "desktop")
     frame = browser.find_element("id", "email")
     sandbox = frame.get_attribute("sandbox")
     assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
@@ -126,9 +143,9 @@ def test_email_frames_run_no_script_and_page_has_csp(browser: Any, app: Preview)
 
 
 @pytest.mark.parametrize("width", PHONE_WIDTHS)
-def test_phone_view_has_no_horizontal_scrolling(browser: Any, app: Preview, width: int) -> None:
+def test_phone_view_has_no_horizontal_scrolling(browser: Any, shared: Preview, width: int) -> None:
     """At every phone preset the email fits its frame: nothing scrolls sideways."""
-    open_view(browser, app, "phone", str(width))
+    open_view(browser, shared, "phone", str(width))
     frame = browser.find_element("id", "email")
     assert frame.size["width"] == width
     browser.switch_to.frame(frame)
@@ -142,11 +159,11 @@ def test_phone_view_has_no_horizontal_scrolling(browser: Any, app: Preview, widt
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
 def test_built_email_fits_a_375_px_viewport(
-    browser: Any, app: Preview, artifacts: Path, mode: str
+    browser: Any, shared: Preview, artifacts: Path, mode: str
 ) -> None:
     """The email itself, opened in a 375 px wide window, has no horizontal scrolling."""
     set_viewport(browser, 375, 812)
-    browser.get(app.url + f"email/{mode}.html")
+    browser.get(shared.url + f"email/{mode}.html")
     until(lambda: browser.execute_script("return document.readyState") == "complete")
     scroll, client, inner = browser.execute_script(
         "const e = document.documentElement; return [e.scrollWidth, e.clientWidth, innerWidth];"
@@ -156,10 +173,10 @@ def test_built_email_fits_a_375_px_viewport(
     full_page_screenshot(browser, artifacts / f"email-375-{mode}.png", 375)
 
 
-def test_built_email_at_desktop_width(browser: Any, app: Preview, artifacts: Path) -> None:
+def test_built_email_at_desktop_width(browser: Any, shared: Preview, artifacts: Path) -> None:
     """At 800 px the card keeps its 600 px design width, centred."""
     set_viewport(browser, 800, 1000)
-    browser.get(app.url + "email/light.html")
+    browser.get(shared.url + "email/light.html")
     until(lambda: browser.execute_script("return document.readyState") == "complete")
     card = browser.execute_script(
         "const r = document.querySelector('.container').getBoundingClientRect();"
@@ -195,9 +212,9 @@ return out;
 """
 
 
-def test_dark_view_text_keeps_aa_contrast(browser: Any, app: Preview) -> None:
+def test_dark_view_text_keeps_aa_contrast(browser: Any, shared: Preview) -> None:
     """In dark mode every visible text keeps WCAG AA contrast against what is behind it."""
-    open_view(browser, app, "dark", "375")
+    open_view(browser, shared, "dark", "375")
     browser.switch_to.frame(browser.find_element("id", "email"))
     body_background = rgb(
         browser.execute_script("return getComputedStyle(document.body).backgroundColor")
@@ -216,14 +233,14 @@ def test_dark_view_text_keeps_aa_contrast(browser: Any, app: Preview) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_light_view_ignores_a_dark_operating_system(browser: Any, app: Preview) -> None:
+def test_light_view_ignores_a_dark_operating_system(browser: Any, shared: Preview) -> None:
     """The desktop view stays light even when the browser prefers dark."""
     browser.execute_cdp_cmd(
         "Emulation.setEmulatedMedia",
         {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
     )
     try:
-        open_view(browser, app, "desktop")
+        open_view(browser, shared, "desktop")
         browser.switch_to.frame(browser.find_element("id", "email"))
         card = rgb(
             browser.execute_script(
