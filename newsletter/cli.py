@@ -159,6 +159,39 @@ def new(obj: Context, issue_id: str) -> None:
     path = new_issue(obj.paths, issue_id)
     click.echo(f"Created {obj.paths.rel(path)}: write the letter, then `newsletter preview {issue_id}`.")
 
+@main.command(name="export")
+@click.argument("issue_id", required=False)
+@click.option(
+    "--format",
+    "style",
+    type=click.Choice(["mailchimp", "listmonk", "buttondown", "native"]),
+    required=True,
+    help="Whose merge tags to write in place of the placeholders.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: dist/export/<format>/ISSUE_ID).",
+)
+@pass_ctx
+def export_command(obj: Context, issue_id: str | None, style: str, out: Path | None) -> None:
+    """Write the issue's HTML and text with another service's merge tags.
+
+    For sending through Mailchimp, listmonk or Buttondown instead of `newsletter send`:
+    %%first_name%% becomes *|FNAME|*, {{ .Subscriber.FirstName }}, ... and the unsubscribe
+    link becomes the service's own.
+
+    \b
+    Example:
+      newsletter export 2026-12 --format mailchimp
+    """
+    from .export import export_issue
+
+    target = out or obj.paths.dist / "export" / style / (issue_id or "latest")
+    for path in export_issue(obj.paths, issue_id, style=style, out=target):
+        click.echo(f"Wrote {obj.paths.rel(path)}")
+
+
 # --- check and preview -------------------------------------------------------------------------
 
 
