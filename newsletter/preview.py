@@ -716,13 +716,16 @@ def _findings_summary(snapshot: Snapshot) -> str:
         return snapshot.check_error or "not checked (no check in this version)"
     errors = sum(1 for f in snapshot.findings if f.severity == "error")
     warnings = len(snapshot.findings) - errors
-    if not snapshot.findings:
-        return "check found nothing to fix"
-    return f"check found {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    parts = [f"{errors} error{'s' * (errors != 1)}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    return "check: " + (", ".join(parts) or "nothing to fix")
 
 
 def _describe_changes(changes: set[tuple[Any, str]], paths: Paths) -> str:
-    names = sorted({paths.rel(Path(p)) for _, p in changes})
+    """The files that changed and still exist (editors' temporary files come and go)."""
+    existing = {p for _, p in changes if Path(p).exists()} or {p for _, p in changes}
+    names = sorted(paths.rel(Path(p)) for p in existing)
     more = f" and {len(names) - 2} more" if len(names) > 2 else ""
     return ", ".join(names[:2]) + more + " changed"
 

@@ -493,3 +493,22 @@ def test_events_tell_apart_new_findings_from_a_new_render(app: Preview) -> None:
         lines.append(response.fp.readline())
     assert b"event: findings\n" in lines
     conn.close()
+
+
+def test_terminal_log_names_the_changed_file_and_the_outcome(workspace: Path) -> None:
+    """Each rebuild logs one line: what changed, how long it took, what check found."""
+    lines: list[str] = []
+    app = Preview(Paths(workspace), port=0, log=lines.append)
+    app.start()
+    try:
+        issue = workspace / ISSUE
+        issue.write_text(issue.read_text(encoding="utf-8") + "\nP.S.\n", encoding="utf-8")
+        assert wait_for(lambda: len(lines) >= 2)
+        issue.write_text(BROKEN_FRONT_MATTER, encoding="utf-8")
+        assert wait_for(lambda: len(lines) >= 3)
+    finally:
+        app.stop()
+    assert re.fullmatch(
+        rf"Rendered 2026-12 in \d+ ms \({ISSUE} changed\); check: .+\.", lines[1]
+    ), lines[1]
+    assert lines[2].startswith(f"The issue does not build ({ISSUE} changed):\n  {ISSUE}:2: ")
