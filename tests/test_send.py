@@ -420,3 +420,13 @@ def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(name, addr
 
 
 _TEMPLATE = None
+
+
+@given(lines=st.lists(st.sampled_from(["", ".", "..", ".x", "x.", "a", "=2E"]), max_size=12))
+def test_dot_stuffing_matches_smtplib(lines: list[str]) -> None:
+    """Every line-leading dot is doubled, exactly as smtplib's regex does, CRLF or bare LF."""
+    from newsletter.smtp import _DOT, stuff_dots
+
+    for separator in (b"\r\n", b"\n"):
+        message = separator.join(line.encode() for line in lines)
+        assert stuff_dots(message) == _DOT.sub(b"..", message)
