@@ -108,10 +108,13 @@ def make_locator(rendered: Rendered, paths: Paths) -> Locator:
     content = [Source(p, _read(paths.root / p)) for p in files]
     templates = []
     if paths.templates.is_dir():
-        # The inlined stylesheet before the kept one: most declarations end up inline.
-        order = sorted(paths.templates.rglob("*"), key=lambda f: (f.name == "email-head.css", f))
-        for file in order:
-            if file.is_file() and file.suffix in (".html", ".css"):
+        # Only what makes the email (not the web pages); the inlined stylesheet before the
+        # kept one, since most declarations end up inline.
+        files = [paths.templates / "email.html", paths.templates / "email.css"]
+        files += sorted((paths.templates / "partials").rglob("*.html"))
+        files.append(paths.templates / "email-head.css")
+        for file in files:
+            if file.is_file():
                 templates.append(Source(paths.rel(file), _read(file)))
     return Locator(content, templates)
 
