@@ -83,7 +83,9 @@ def parse_document(text: str, *, path: str) -> Document:
     try:
         node = yaml.compose(source, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context mark is where the broken construct began (an unclosed list's own line);
+        # the problem mark is where the parser gave up, often the line after.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + offset if mark else 1
         reason = exc.problem or "invalid YAML"
         raise NewsletterError.single(

@@ -6,6 +6,8 @@ import re
 import string
 from pathlib import Path
 
+from html.parser import HTMLParser
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +62,29 @@ VALUES = recipient_values(
 )
 
 
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, as a browser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def assert_no_active_content(html: str) -> None:
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag not in {"script", "iframe", "form", "input", "svg", "math", "object", "embed", "base"}, tag
+        for name, value in attrs:
+            assert not name.startswith("on"), (tag, name)
+            if name in {"href", "src"} and value:
+                scheme = value.strip().lower().replace("\t", "").replace("\n", "")
+                assert not scheme.startswith(("javascript:", "data:", "vbscript:")), (tag, value)
+
+
 def _issue(body: str, title: str, quote: str) -> Issue:
     import datetime as dt
 
@@ -103,12 +128,7 @@ def test_no_content_can_inject_script_template_or_placeholder(
     html = fill(rendered.html, VALUES, rendered.nonce)
     text = fill(rendered.text, VALUES, rendered.nonce)
     body_html = html.split("<body", 1)[1]
-    for tag in re.findall(r"<[a-zA-Z][^>]*>", body_html):
-        assert not re.match(
-            r"<(script|iframe|form|input|svg|math|object|embed|style)\b", tag, re.I
-        ), tag
-        assert not re.search(r"\son[a-z]+\s*=", tag, re.I), tag
-        assert not re.search(r"(href|src)\s*=\s*\"\s*(javascript|data|vbscript):", tag, re.I), tag
+    assert_no_active_content(body_html)
     # the recipient's values appear only where the templates put them
     assert html.count("Qzxjvk") == 1 and text.count("Qzxjvk") == 1
     assert "reader@example.org" not in html and "https://u.example/t" in html
@@ -135,5 +155,4 @@ def test_testimonial_markdown_never_emits_markup_from_input(source: str) -> None
     """Client words: whatever tags they contain come out as text."""
     html = markdown_to_html(source, trusted=False)
     assert not re.search(r"<(script|img|iframe|style|svg|form|math)\b", html, re.I)
-    for tag in re.findall(r"<[a-zA-Z][^>]*>", html):
-        assert not re.search(r"\son[a-z]+\s*=|javascript:", tag, re.I), tag
+    assert_no_active_content(html)
