@@ -1,8 +1,8 @@
 """Refresh newsletter/data/caniemail.json from the caniemail npm package (MIT).
 
 Usage:
-  python scripts/refresh_caniemail.py                 # npm pack caniemail (needs npm + network)
-  python scripts/refresh_caniemail.py path/to/caniemail.json   # or node_modules/caniemail/...
+  python -m newsletter.refresh_caniemail                # npm pack caniemail (needs npm + network)
+  python -m newsletter.refresh_caniemail path/to/caniemail.json   # or node_modules/caniemail/...
 
 Keeps, per feature, the newest test result for the clients `newsletter check` reports on and
 the notes those results cite, so the vendored file stays small (about 100 KB instead of 640).
@@ -17,9 +17,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "newsletter" / "data" / "caniemail.json"
-LICENSE = ROOT / "newsletter" / "data" / "CANIEMAIL-LICENSE"
+DATA = Path(__file__).resolve().parent / "data"
+TARGET = DATA / "caniemail.json"
+LICENSE = DATA / "CANIEMAIL-LICENSE"
 FAMILIES = ("gmail", "apple-mail", "outlook", "yahoo", "samsung-email")
 
 
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
             "by Rémi Parmentier and contributors, under this licence:\n\n" + license_text,
             encoding="utf-8",
         )
-    print(f"wrote {TARGET.relative_to(ROOT)} (caniemail {version}, {TARGET.stat().st_size} bytes)")
+    print(f"wrote {TARGET} (caniemail {version}, {TARGET.stat().st_size} bytes)")
     return 0
 
 
