@@ -62,25 +62,18 @@ def check_issues(
     paths: Paths, issue_id: str | None = None, *, all_issues: bool = False, links: bool = False
 ) -> tuple[list[str], list[Finding]]:
     """The ids of the issues checked and the findings; what the CLI prints."""
-    from .build import build, load_workspace, render_rendered
-    from .content import pick_issue
+    from .build import build
 
     try:
-        config, library = load_workspace(paths)
-        if all_issues:
-            issues = sorted(library.issues.values(), key=lambda i: (i.date, i.id))
-            if not issues:
-                pick_issue(library, None)
-        else:
-            issues = [pick_issue(library, issue_id)]
-        rendered = [render_rendered(issue, config=config, paths=paths) for issue in issues]
-        build(paths, issue_id, all_issues=all_issues)
+        results = build(paths, issue_id, all_issues=all_issues)
     except NewsletterError as exc:
         return [], sort_findings(problems_to_findings(exc.problems))
     findings: list[Finding] = []
-    for item in rendered:
-        findings.extend(check_rendered(item, config=config, paths=paths, links=links))
-    return [item.issue.id for item in rendered], findings
+    for result in results:
+        findings.extend(
+            check_rendered(result.rendered, config=result.config, paths=paths, links=links)
+        )
+    return [result.issue_id for result in results], findings
 
 
 def problems_to_findings(problems: Iterable[Problem]) -> list[Finding]:
