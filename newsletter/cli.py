@@ -598,6 +598,12 @@ def _describe_plan(plan: Any, where: str) -> str:
     "--retry-after", type=click.FloatRange(0), default=60.0, show_default=True,
     help="Seconds before the first retry of a temporary failure; doubles each time.",
 )
+@click.option(
+    "--no-fsync",
+    is_flag=True,
+    help="Do not wait for the disk after each ledger write: faster; a crash of the program "
+    "still re-sends at most the message in flight, but a power cut may re-send more.",
+)
 @db_option
 @pass_ctx
 def send(
@@ -611,6 +617,7 @@ def send(
     rate: str | None,
     connections: int,
     retry_after: float,
+    no_fsync: bool,
     db: Path | None,
 ) -> None:
     """Send ISSUE_ID to every active subscriber, once; stopped or crashed sends resume.
@@ -692,6 +699,7 @@ def send(
         daily_limit=config.daily_limit,
         retry_after=retry_after,
         include_new=include_new,
+        durable=not no_fsync,
     )
     bar = _Bar("Sending" if scope != "dry-run" else "Writing")
     try:

@@ -4,6 +4,7 @@ Measures, in one run and against the same sink:
   floor     a bare smtplib loop sending one prebuilt message to N recipients, one connection
   send x1   `newsletter send --yes` (ledger on, one connection), rate from its own summary
   send x4   the same with --connections 4
+  both again with --no-fsync (ledger commits not flushed to disk one by one)
   RSS       peak resident memory of `newsletter send` to 100,000 subscribers
 
 Needs smtp-sink from Debian's postfix package, installed without starting a mail system:
@@ -121,7 +122,9 @@ def floor_threads(port: int, root: Path, threads: int = 4) -> float:
     return share * threads / (time.perf_counter() - started)
 
 
-def newsletter_send(root: Path, port: int, connections: int) -> tuple[float, float, int]:
+def newsletter_send(
+    root: Path, port: int, connections: int, *extra: str
+) -> tuple[float, float, int]:
     """(rate from the summary, wall seconds, peak RSS in MB) of one `newsletter send`."""
     env = {
         **os.environ,
@@ -148,6 +151,7 @@ def newsletter_send(root: Path, port: int, connections: int) -> tuple[float, flo
         "--yes",
         "--connections",
         str(connections),
+        *extra,
     ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
@@ -185,14 +189,16 @@ def main() -> None:
     try:
         root = workspace(MESSAGES)
 
-        def send_fresh(connections: int) -> tuple[float, float, int]:
+        def send_fresh(connections: int, *extra: str) -> tuple[float, float, int]:
             reset_ledger(root)
-            return newsletter_send(root, port, connections)
+            return newsletter_send(root, port, connections, *extra)
 
         floor_rate, size = best(runs, lambda: floor(port, root))
         floor4 = best(runs, lambda: floor_threads(port, root))
         one, _, one_rss = best(runs, lambda: send_fresh(1))
         four, _, four_rss = best(runs, lambda: send_fresh(4))
+        one_n, _, one_n_rss = best(runs, lambda: send_fresh(1, "--no-fsync"))
+        four_n, _, four_n_rss = best(runs, lambda: send_fresh(4, "--no-fsync"))
         print(
             f"\nnewsletter send against Postfix smtp-sink, {MESSAGES:,} messages of "
             f"{size / 1024:.1f} KB, {os.cpu_count()} CPUs, best of {runs}"
@@ -203,6 +209,8 @@ def main() -> None:
             ("smtplib loop, 4 threads", floor4, ""),
             ("newsletter send, 1 connection", one, f"{one_rss} MB"),
             ("newsletter send, --connections 4", four, f"{four_rss} MB"),
+            ("newsletter send --no-fsync", one_n, f"{one_n_rss} MB"),
+            ("newsletter send --no-fsync, 4 conn.", four_n, f"{four_n_rss} MB"),
         ]
         for name, rate, rss in rows:
             print(f"{name:<36}{rate:>9,.0f}{rate / floor_rate:>10.0%}{rss:>10}")
