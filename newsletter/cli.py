@@ -668,7 +668,7 @@ def send(
         scope=scope,
         secret=load_secret(paths),
         transports=transports,
-        recipients=[(address, "") for address in addresses],
+        recipients=sending.test_recipients(addresses),
         subject_prefix="[TEST] " if test else "",
     )
     plan = sending.plan(job, include_new=include_new)

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from . import ledger as ledger_mod
 from . import mime, placeholders, tokens
-from .errors import NewsletterError
+from .errors import NewsletterError, Problem
 from .ledger import Ledger, Row
 from .model import Config, Rendered
 from .smtp import FatalError, PermanentError, SmtpTransport, TransientError
@@ -208,6 +208,22 @@ def unsubscribe_links(email: str, *, config: Config, secret: str) -> tuple[str, 
         else ""
     )
     return url, mailto
+
+
+def test_recipients(addresses: Sequence[str]) -> list[tuple[str, str]]:
+    """Validated (email, '') pairs for a test send; every bad address reported at once."""
+    from .subscribers import normalize_email
+
+    good: list[tuple[str, str]] = []
+    problems = []
+    for address in addresses:
+        try:
+            good.append((normalize_email(address), ""))
+        except ValueError as exc:
+            problems.append(Problem("--test", 0, f"{address!r}: {exc}"))
+    if problems:
+        raise NewsletterError(problems)
+    return good
 
 
 def recipient(email: str, name: str, *, config: Config, secret: str) -> mime.Recipient:

@@ -153,3 +153,28 @@ def test_unsubscribe_refuses_a_forged_token(cli, readers, workspace) -> None:
     conn = database.connect(workspace / "data" / "newsletter.db")
     assert subscribers.get(conn, readers[2]).status == "active"
     conn.close()
+
+
+def test_a_bad_test_address_is_reported_before_anything_is_sent(cli, sink) -> None:
+    result = cli("send", "2026-12", "--test", "me@example.com", "not-an-address")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("--test: 'not-an-address': ")
+    assert sink.received == []
+
+
+def test_status_lists_a_message_left_in_flight_by_a_crash(cli, readers, workspace) -> None:
+    """A process killed mid-handover leaves one row `sending`: status names it."""
+    from newsletter.ledger import Ledger
+
+    conn = database.connect(workspace / "data" / "newsletter.db")
+    ledger = Ledger(conn, "2026-12")
+    ledger.start()
+    (row,) = ledger.claim("w1", 1)
+    ledger.start_sending(row)
+    conn.close()
+    out = cli("status", "2026-12").stdout
+    assert "  in flight        1\n" in out
+    assert out.endswith(
+        "In flight when a send stopped (may have arrived; sent again on resume):\n"
+        "  reader0@example.org\n"
+    )

@@ -7,6 +7,7 @@ got it twice except at most one message per connection per kill (the one being h
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,3 +93,27 @@ def test_three_kills_then_resume_reach_everyone_once(workspace: Path, connection
     assert all(n == 2 for n in twice.values()), twice
     assert len(twice) <= 3 * connections, twice
     assert b"0 left." in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_resume_sends_no_copy(workspace: Path) -> None:
+    """SIGINT lets the message being handed over finish, records it, and exits 130; the next
+    run sends the rest, so everyone gets exactly one copy."""
+    emails = add_readers(workspace / "data" / "newsletter.db", 120)
+    with Sink(delay=0.004) as sink:
+        process = start_send(workspace, sink, 2)
+        wait_for(sink, 40, process)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 130
+        assert re.search(
+            rb"Stopped by Ctrl-C with \d+ left; run `newsletter send 2026-12` again", out
+        )
+        conn = database.connect(workspace / "data" / "newsletter.db")
+        assert ledger.Ledger(conn, "2026-12").counts()["sending"] == 0
+        conn.close()
+        process = start_send(workspace, sink, 2)
+        process.communicate(timeout=60)
+        assert process.returncode == 0
+        counts = sink.counts()
+    assert sorted(counts) == emails and set(counts.values()) == {1}
