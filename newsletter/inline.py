@@ -6,26 +6,33 @@ as written, so its `!important` flags survive; everything else is inlined and it
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import sys
+import types
 import warnings
 
 _ready = False
 
 
+class _Deferred(types.ModuleType):
+    """Stands in for a module until an attribute is first read, then imports the real one.
+
+    importlib's LazyLoader does not help here: the import statement itself reads the module's
+    __spec__, which makes a lazy module load at once.
+    """
+
+    def __getattr__(self, attr: str) -> object:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
 def _defer_import(name: str) -> None:
-    """Load a module only when first used. premailer imports `requests` (and with it urllib3,
-    ssl, http.cookiejar: about 60 ms) just to fetch remote stylesheets, which we never allow."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    """premailer imports `requests` (with urllib3, ssl, http.cookiejar: about 60 ms) only to
+    fetch remote stylesheets, which we never allow; defer it until something uses it."""
+    if name not in sys.modules:
+        sys.modules[name] = _Deferred(name)
 
 
 def _prepare() -> None:
@@ -49,9 +56,9 @@ def _prepare() -> None:
 
 def inline_css(document: str) -> str:
     """The document with its CSS inlined; never fetches anything over the network."""
+    _prepare()  # before premailer's import, so `requests` is deferred
     from premailer import Premailer
 
-    _prepare()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         premailer = Premailer(
