@@ -538,7 +538,7 @@ class _Bar:
 
     def __call__(self, progress: Any) -> None:
         if self.bar is None:
-            if not progress.total:
+            if not progress.total or not sys.stderr.isatty():
                 return
             self.bar = click.progressbar(
                 length=progress.total,
@@ -571,7 +571,8 @@ def _describe_plan(plan: Any, where: str) -> str:
             f"subscriber(s) via {where}."
         )
     return (
-        f"Resuming {plan.issue_id} \"{plan.subject}\" (started {plan.started_at[:16]} UTC): "
+        f"Resuming {plan.issue_id} \"{plan.subject}\" "
+        f"(started {plan.started_at[:16].replace('T', ' ')} UTC): "
         f"{plan.already_sent:,} sent, {plan.to_send:,} to send via {where}."
     )
 
@@ -717,10 +718,10 @@ def _print_summary(summary: Any, config: Any, database: Path) -> None:
     from .send import next_day_slot
 
     c = summary.counts
-    verb = "Wrote" if summary.scope == "dry-run" else "Sent"
+    verb, done = ("Wrote", "written") if summary.scope == "dry-run" else ("Sent", "sent")
     click.echo(
         f"{verb} {summary.sent_now:,} message(s) in {summary.elapsed:.1f} s "
-        f"({summary.rate:,.0f}/s). {summary.issue_id} ({summary.scope}): {c['sent']:,} sent, "
+        f"({summary.rate:,.0f}/s). {summary.issue_id} ({summary.scope}): {c['sent']:,} {done}, "
         f"{c['failed']:,} failed, {c['skipped']:,} skipped, {summary.left:,} left."
     )
     if summary.recovered:
@@ -767,7 +768,7 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
             click.echo(f"{issue_id} has not been sent{' as a test' if test else ''} yet.")
             return
         counts = ledger.counts()
-        click.echo(f"{issue_id} ({ledger.scope}), started {started[:19]} UTC")
+        click.echo(f"{issue_id} ({ledger.scope}), started {started[:16].replace('T', ' ')} UTC")
         for state in ledger_mod.STATES:
             label = "in flight" if state == "sending" else state
             click.echo(f"  {label:<10}{counts[state]:>8,}")

@@ -191,8 +191,11 @@ class DailyCap:
 
 
 def content_hash(rendered: Rendered) -> str:
+    """What recipients read, without the per-render marker nonce: equal across rebuilds."""
     digest = hashlib.sha256()
-    for part in (rendered.issue.subject, rendered.html, rendered.text):
+    html = placeholders.export(rendered.html, rendered.nonce)
+    text = placeholders.export(rendered.text, rendered.nonce)
+    for part in (rendered.issue.subject, html, text):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]

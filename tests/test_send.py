@@ -430,3 +430,17 @@ def test_dot_stuffing_matches_smtplib(lines: list[str]) -> None:
     for separator in (b"\r\n", b"\n"):
         message = separator.join(line.encode() for line in lines)
         assert stuff_dots(message) == _DOT.sub(b"..", message)
+
+
+def test_a_resume_notices_changed_content_but_not_a_rebuild(paths, issue, write) -> None:
+    """Rebuilding the same content is the same issue; an edited letter is flagged on resume."""
+    add(paths, *people(2))
+    with Sink() as sink:
+        sending.execute(job(paths, issue, sink), sending.SendOptions(daily_limit=1))
+        assert not sending.plan(
+            job(paths, build.render_workspace(paths, "2026-12"), sink)
+        ).content_changed
+        text = (paths.root / "content/issues/2026-12.md").read_text()
+        write({"content/issues/2026-12.md": text.replace("Warmly,", "Warm wishes,")})
+        changed = sending.plan(job(paths, build.render_workspace(paths, "2026-12"), sink))
+    assert changed.content_changed and changed.to_send == 1
