@@ -250,7 +250,10 @@ def test_light_view_ignores_a_dark_operating_system(browser: Any, shared: Previe
         browser.switch_to.default_content()
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
-    assert card == (255, 255, 255)
+    from newsletter.colors import parse_hex
+    from newsletter.config import load_config
+
+    assert card == parse_hex(load_config(shared.paths).brand.surface)
 
 
 def png(width: int, height: int, colour: tuple[int, int, int] = (196, 120, 84)) -> bytes:
