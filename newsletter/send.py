@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -38,11 +39,20 @@ CLAIM_BATCH = 64
 
 
 class Transport(Protocol):
-    """Where messages go: an SMTP connection, or a folder for dry runs."""
+    """Where messages go: an SMTP connection, or a folder for dry runs.
+
+    A message goes in two steps: `prepare` sends all but the last byte that commits it,
+    `finish` commits it and returns the server's reply, `abandon` drops a prepared one. The
+    ledger's commit for a message runs while `prepare` sends it; `finish` waits for both.
+    """
 
     def open(self) -> None: ...
 
-    def deliver(self, sender: str, recipient: str, message: bytes) -> str: ...
+    def prepare(self, sender: str, recipient: str, message: bytes) -> None: ...
+
+    def finish(self) -> str: ...
+
+    def abandon(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -59,10 +69,17 @@ class DirectoryTransport:
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def deliver(self, sender: str, recipient: str, message: bytes) -> str:
+    def prepare(self, sender: str, recipient: str, message: bytes) -> None:
+        self.staged = (recipient, message)
+
+    def finish(self) -> str:
+        recipient, message = self.staged
         name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
         (self.folder / name).write_bytes(message)
         return f"written to {name}"
+
+    def abandon(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -367,6 +384,8 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
     ledger = Ledger(conn, job.issue_id, job.scope)
     sender = job.config.sender_email
     current: Row | None = None
+    io = ThreadPoolExecutor(1, thread_name_prefix=f"send-{number}-io")
+    """Sends each message's bytes while this thread commits its ledger row."""
     try:
         while not run.stop.is_set():
             rows = ledger.claim(name, options.batch)
@@ -395,9 +414,17 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
                 if not _connected(transport) and not _reconnect(run, transport):
                     break
                 current = row
-                ledger.start_sending(row)
+                staged = io.submit(transport.prepare, sender, row.email, message)
                 try:
-                    reply = transport.deliver(sender, row.email, message)
+                    ledger.start_sending(row)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        staged.result()
+                    transport.abandon()
+                    raise
+                try:
+                    staged.result()
+                    reply = transport.finish()
                 except TransientError as exc:
                     current = None
                     attempts = row.attempts + 1
@@ -436,6 +463,7 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
     finally:
         with contextlib.suppress(Exception):
             ledger.release(name)
+        io.shutdown()
         transport.close()
         conn.close()
 

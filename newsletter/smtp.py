@@ -8,6 +8,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .model import SmtpSettings
@@ -155,6 +156,9 @@ class SmtpTransport:
             ) from None
         self.conn = conn
         try:
+            # The final dot of each message is a 3-byte write after the body: without this,
+            # Nagle's algorithm holds it until the server's delayed ACK, 40 ms a message.
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._secure_and_login(conn)
         except BaseException:
             self.close()
@@ -207,6 +211,16 @@ class SmtpTransport:
 
     def deliver(self, sender: str, recipient: str, message: bytes) -> str:
         """Hand one message over; returns the server's acceptance reply (with its queue id)."""
+        self.prepare(sender, recipient, message)
+        return self.finish()
+
+    def prepare(self, sender: str, recipient: str, message: bytes) -> None:
+        """Send the envelope and the message, all but the final dot.
+
+        Until `finish` sends that dot the server has accepted nothing: if this process dies
+        now, the server drops the transaction. So a caller may record `sending` while the
+        bytes travel, and the message is only out of its hands at `finish`.
+        """
         conn = self.conn
         if conn is None:
             raise TransientError("not connected", reconnect=True)
@@ -220,22 +234,36 @@ class SmtpTransport:
                 )
             options.append("SMTPUTF8")
             conn.command_encoding = "utf-8"
-        try:
+        with self._errors(conn):
             if self.pipelining and conn.has_extn("pipelining"):
-                return self._pipelined(conn, sender, mail_from, rcpt_to, options, message)
-            code, text = conn.mail(mail_from, options)
-            if code != 250:
-                self._refused_sender(code, text, sender)
-            code, text = conn.rcpt(rcpt_to)
-            if code not in (250, 251):
-                self._reset(code)
-                raise classify(_reply(code, text))
-            code, text = conn.data(message)
+                self._pipelined(conn, sender, mail_from, rcpt_to, options)
+            else:
+                self._one_by_one(conn, sender, mail_from, rcpt_to, options)
+            body = stuff_dots(message)
+            conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+
+    def finish(self) -> str:
+        """Send the final dot: the server takes the message (250) or refuses it."""
+        conn = self.conn
+        if conn is None:
+            raise TransientError("not connected", reconnect=True)
+        with self._errors(conn):
+            conn.send(b".\r\n")
+            code, text = conn.getreply()
             if code != 250:
                 self._reset(code)
                 raise classify(_reply(code, text))
             return str(_reply(code, text))
-        except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
+
+    def abandon(self) -> None:
+        """Drop a prepared message: closing the connection is the only way out of DATA."""
+        self.close()
+
+    @contextlib.contextmanager
+    def _errors(self, conn: smtplib.SMTP) -> Iterator[None]:
+        try:
+            yield
+        except smtplib.SMTPResponseException as exc:
             self._reset(exc.smtp_code)
             raise classify(_reply(exc.smtp_code, exc.smtp_error)) from None
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -246,15 +274,24 @@ class SmtpTransport:
         finally:
             conn.command_encoding = "ascii"
 
+    def _one_by_one(
+        self, conn: smtplib.SMTP, sender: str, mail_from: str, rcpt_to: str, options: list[str]
+    ) -> None:
+        code, text = conn.mail(mail_from, options)
+        if code != 250:
+            self._refused_sender(code, text, sender)
+        code, text = conn.rcpt(rcpt_to)
+        if code not in (250, 251):
+            self._reset(code)
+            raise classify(_reply(code, text))
+        code, text = conn.docmd("DATA")
+        if code != 354:
+            self._reset(code)
+            raise classify(_reply(code, text))
+
     def _pipelined(
-        self,
-        conn: smtplib.SMTP,
-        sender: str,
-        mail_from: str,
-        rcpt_to: str,
-        options: list[str],
-        message: bytes,
-    ) -> str:
+        self, conn: smtplib.SMTP, sender: str, mail_from: str, rcpt_to: str, options: list[str]
+    ) -> None:
         """MAIL, RCPT and DATA in one write (RFC 2920): two round trips per message, not four."""
         extra = "".join(f" {o}" for o in options)
         conn.send(f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
@@ -271,15 +308,6 @@ class SmtpTransport:
             failed = rcpt if rcpt[0] not in (250, 251) else data
             self._reset(failed[0])
             raise classify(_reply(*failed))
-        body = stuff_dots(message)
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        conn.send(body + b".\r\n")
-        code, text = conn.getreply()
-        if code != 250:
-            self._reset(code)
-            raise classify(_reply(code, text))
-        return str(_reply(code, text))
 
     def _refused_sender(self, code: int, text: bytes, sender: str) -> None:
         """MAIL FROM refused: 4xx is worth a retry, 5xx means no message can go (fatal)."""
