@@ -359,6 +359,14 @@ class _Run:
         self.stopped = ""
         self.fatal: FatalError | None = None
         self.worker_error: BaseException | None = None
+        self.running = max(1, options.connections)
+        self.all_done = threading.Event()
+
+    def worker_done(self) -> None:
+        with self.lock:
+            self.running -= 1
+            if self.running <= 0:
+                self.all_done.set()
 
     def count(self, what: str, n: int = 1) -> None:
         with self.lock:
@@ -466,6 +474,7 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
         io.shutdown()
         transport.close()
         conn.close()
+        run.worker_done()
 
 
 def _set_sync(conn: sqlite3.Connection, options: SendOptions) -> None:
@@ -570,14 +579,16 @@ def execute(
                         )
                     )
 
+            # Wait on the workers' own "done" flag, never Thread.join: a Ctrl-C that lands
+            # inside join() can leave it reporting a live thread as finished, and the
+            # process would then exit with a message half handed over.
             try:
-                while alive := [t for t in threads if t.is_alive()]:
-                    alive[0].join(progress_every)
+                while not run.all_done.wait(progress_every):
                     report()
             except KeyboardInterrupt:
                 run.halt("interrupted")
-                for thread in threads:
-                    thread.join()
+                while not run.all_done.wait(0.05):
+                    pass
             report()
             elapsed = time.monotonic() - started
             if run.worker_error is not None:
