@@ -157,7 +157,10 @@ def new(obj: Context, issue_id: str) -> None:
     from .scaffold import new_issue
 
     path = new_issue(obj.paths, issue_id)
-    click.echo(f"Created {obj.paths.rel(path)}: write the letter, then `newsletter preview {issue_id}`.")
+    click.echo(
+        f"Created {obj.paths.rel(path)}: write the letter, then `newsletter preview {issue_id}`."
+    )
+
 
 @main.command(name="export")
 @click.argument("issue_id", required=False)
@@ -562,16 +565,20 @@ class _Bar:
 
 def _describe_plan(plan: Any, where: str) -> str:
     if plan.scope == "test":
-        return f"Test of {plan.issue_id} \"{plan.subject}\" -> {plan.to_send} address(es) via {where}."
+        return (
+            f'Test of {plan.issue_id} "{plan.subject}" -> {plan.to_send} address(es) via {where}.'
+        )
     if plan.scope == "dry-run":
-        return f"Dry run of {plan.issue_id} \"{plan.subject}\": {plan.to_send:,} message(s) -> {where}"
+        return (
+            f'Dry run of {plan.issue_id} "{plan.subject}": {plan.to_send:,} message(s) -> {where}'
+        )
     if plan.started_at is None:
         return (
-            f"Issue {plan.issue_id} \"{plan.subject}\" -> {plan.to_send:,} active "
+            f'Issue {plan.issue_id} "{plan.subject}" -> {plan.to_send:,} active '
             f"subscriber(s) via {where}."
         )
     return (
-        f"Resuming {plan.issue_id} \"{plan.subject}\" "
+        f'Resuming {plan.issue_id} "{plan.subject}" '
         f"(started {plan.started_at[:16].replace('T', ' ')} UTC): "
         f"{plan.already_sent:,} sent, {plan.to_send:,} to send via {where}."
     )
@@ -580,8 +587,12 @@ def _describe_plan(plan: Any, where: str) -> str:
 @main.command()
 @click.argument("issue_id")
 @click.argument("addresses", nargs=-1)
-@click.option("--test", "test", is_flag=True, help="Send only to ADDRESSES, subject prefixed [TEST].")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option(
+    "--test", "test", is_flag=True, help="Send only to ADDRESSES, subject prefixed [TEST]."
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
+)
 @click.option(
     "--dry-run",
     type=click.Path(file_okay=False, path_type=Path),
@@ -590,13 +601,21 @@ def _describe_plan(plan: Any, where: str) -> str:
 @click.option(
     "--include-new", is_flag=True, help="Also send to subscribers who joined after this send began."
 )
-@click.option("--rate", help="At most N messages per second, e.g. 5/s (default: send.rate_per_second).")
 @click.option(
-    "--connections", type=click.IntRange(1, 32), default=1, show_default=True,
+    "--rate", help="At most N messages per second, e.g. 5/s (default: send.rate_per_second)."
+)
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 32),
+    default=1,
+    show_default=True,
     help="Parallel SMTP connections.",
 )
 @click.option(
-    "--retry-after", type=click.FloatRange(0), default=60.0, show_default=True,
+    "--retry-after",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
     help="Seconds before the first retry of a temporary failure; doubles each time.",
 )
 @click.option(
@@ -685,13 +704,18 @@ def send(
             "get it; add --include-new to send to them too."
         )
     if plan.content_changed:
-        click.echo("warning: the content changed since this send began; the rest get the new version.", err=True)
+        click.echo(
+            "warning: the content changed since this send began; the rest get the new version.",
+            err=True,
+        )
     if not plan.to_send:
         click.echo(f"Nothing left to send; see `newsletter status {issue_id}`.")
         return
     if scope == "live" and not yes:
         if not sys.stdin.isatty():
-            click.echo("Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True)
+            click.echo(
+                "Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True
+            )
             raise SystemExit(1)
         click.confirm(f"Send to {plan.to_send:,} subscriber(s)?", abort=True)
     options = sending.SendOptions(
@@ -789,7 +813,9 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
                     click.echo(f"  ... and {counts[state] - len(entries):,} more")
         new = ledger.new_subscribers()
         if new:
-            click.echo(f"{new} subscriber(s) joined after the send began (--include-new to send them).")
+            click.echo(
+                f"{new} subscriber(s) joined after the send began (--include-new to send them)."
+            )
     finally:
         conn.close()
 

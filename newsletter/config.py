@@ -276,14 +276,17 @@ def parse_config(
         ):
             line = lines.get((key.section, ""), 1)
             problems.add(path, line, f"missing {key.section}.{key.name}: {_REQUIRED_WHY[key.name]}")
-    if not values.get(("unsubscribe", "mailto")) and not values.get(("unsubscribe", "url")):
-        if not any(p.message.startswith("unsubscribe.") for p in problems.problems):
-            problems.add(
-                path,
-                lines.get(("unsubscribe", ""), 1),
-                "missing unsubscribe.url or unsubscribe.mailto: every email needs a working "
-                "unsubscribe (RFC 8058, CAN-SPAM)",
-            )
+    if (
+        not values.get(("unsubscribe", "mailto"))
+        and not values.get(("unsubscribe", "url"))
+        and not any(p.message.startswith("unsubscribe.") for p in problems.problems)
+    ):
+        problems.add(
+            path,
+            lines.get(("unsubscribe", ""), 1),
+            "missing unsubscribe.url or unsubscribe.mailto: every email needs a working "
+            "unsubscribe (RFC 8058, CAN-SPAM)",
+        )
     smtp = _smtp_settings(values, env, problems, path, lines)
     brand = Brand(
         **{n: values[("brand", n)] for n in Brand.__dataclass_fields__ if ("brand", n) in values}

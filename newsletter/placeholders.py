@@ -115,7 +115,9 @@ def fill(document: str, values: Mapping[str, str], nonce: str) -> str:
     return compile_markers(document, nonce).fill(values)
 
 
-def export(document: str, nonce: str, style: str = "native", *, escape_literal: bool = False) -> str:
+def export(
+    document: str, nonce: str, style: str = "native", *, escape_literal: bool = False
+) -> str:
     """Write markers in a merge-tag syntax; `escape_literal` keeps literal %% in HTML unambiguous."""
     tags = MERGE_TAGS[style]
     if escape_literal:

@@ -253,7 +253,11 @@ def test_failed_build_keeps_previous_output(cli, workspace) -> None:
     replace_in(workspace, ARTICLE, "date: 2026-11-20", "date: never")
     assert cli("build").exit_code == 1
     assert email.read_bytes() == before
-    assert sorted(p.name for p in (workspace / "dist").iterdir()) == ["feed.xml", "index.html", "issues"]
+    assert sorted(p.name for p in (workspace / "dist").iterdir()) == [
+        "feed.xml",
+        "index.html",
+        "issues",
+    ]
     assert sorted(p.name for p in (workspace / "dist" / "issues").iterdir()) == ["2026-12"]
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import string
-from pathlib import Path
-
 from html.parser import HTMLParser
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,7 +76,17 @@ def assert_no_active_content(html: str) -> None:
     parser = _Tags()
     parser.feed(html)
     for tag, attrs in parser.tags:
-        assert tag not in {"script", "iframe", "form", "input", "svg", "math", "object", "embed", "base"}, tag
+        assert tag not in {
+            "script",
+            "iframe",
+            "form",
+            "input",
+            "svg",
+            "math",
+            "object",
+            "embed",
+            "base",
+        }, tag
         for name, value in attrs:
             assert not name.startswith("on"), (tag, name)
             if name in {"href", "src"} and value:
