@@ -781,6 +781,8 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
     Example:
       newsletter status 2026-12
     """
+    import datetime as _dt
+
     from . import ledger as ledger_mod
     from .database import connect
 
@@ -807,6 +809,9 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
                 click.echo(f"{title}:")
                 for e in entries:
                     tries = f" (tries: {e.attempts})" if e.attempts > 1 else ""
+                    if state == "deferred" and e.next_attempt_at:
+                        when = _dt.datetime.fromtimestamp(e.next_attempt_at, _dt.UTC)
+                        tries += f", next try {when:%H:%M:%S} UTC"
                     reply = f": {e.last_reply}" if e.last_reply else ""
                     click.echo(f"  {e.email}{reply}{tries}")
                 if counts[state] > len(entries):

@@ -1,11 +1,13 @@
 """The send ledger: one row per (issue, scope, recipient), pending -> sending -> sent|failed.
 
 A row is `sending` only while its message is being handed to SMTP: the state is committed
-before the handover and replaced after the server's 250, in the same transaction that marks
-the connection's next row `sending`. So after any crash each connection leaves at most one
-row in `sending`, the only message that may go twice; every other row is exactly `sent` or
-still to do. Rows are claimed in batches by setting `claim` to the worker's id in one
-statement, so parallel connections never take the same row.
+before the handover (the final dot of DATA, when the server takes the message) and
+replaced after the server's 250, in the same transaction that marks the connection's next
+row `sending`. So after any crash each connection leaves at most one row in `sending`, the
+only message that may go twice; every other row is exactly `sent` or still to do (with
+synchronous=FULL, the default of `newsletter send`, this holds for power loss too). Rows
+are claimed in batches by setting `claim` to the worker's id in one statement, so parallel
+connections never take the same row.
 
 This module must not import `database` at import time: `database.MIGRATIONS` imports it.
 """

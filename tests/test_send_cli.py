@@ -178,3 +178,20 @@ def test_status_lists_a_message_left_in_flight_by_a_crash(cli, readers, workspac
         "In flight when a send stopped (may have arrived; sent again on resume):\n"
         "  reader0@example.org\n"
     )
+
+
+def test_status_shows_a_deferred_message_with_its_reply_and_next_try(cli, readers, workspace):
+    from newsletter.ledger import Ledger
+
+    conn = database.connect(workspace / "data" / "newsletter.db")
+    ledger = Ledger(conn, "2026-12")
+    ledger.start()
+    (row,) = ledger.claim("w1", 1)
+    ledger.start_sending(row)
+    ledger.deferred(row, "451 4.7.1 greylisted", retry_at=1_800_000_000)  # 2027-01-15 08:00 UTC
+    conn.close()
+    out = cli("status", "2026-12").stdout
+    assert out.endswith(
+        "Deferred (retried on the next run):\n"
+        "  reader0@example.org: 451 4.7.1 greylisted, next try 08:00:00 UTC\n"
+    )
