@@ -89,6 +89,7 @@ class Sink:
         login: tuple[str, str] | None = None,
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool = True,
+        implicit_tls: ssl.SSLContext | None = None,
     ):
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -110,7 +111,12 @@ class Sink:
         if tls_context:
             kwargs.update(tls_context=tls_context)
         self.controller = Controller(
-            Handler(self), hostname=self.host, port=self.port, ready_timeout=10, **kwargs
+            Handler(self),
+            hostname=self.host,
+            port=self.port,
+            ready_timeout=10,
+            ssl_context=implicit_tls,
+            **kwargs,
         )
 
     @staticmethod

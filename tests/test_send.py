@@ -444,3 +444,27 @@ def test_a_resume_notices_changed_content_but_not_a_rebuild(paths, issue, write)
         write({"content/issues/2026-12.md": text.replace("Warmly,", "Warm wishes,")})
         changed = sending.plan(job(paths, build.render_workspace(paths, "2026-12"), sink))
     assert changed.content_changed and changed.to_send == 1
+
+
+def test_implicit_tls_with_a_trusted_certificate_sends(paths, issue, tmp_path) -> None:
+    """security = "ssl" (port 465 style): TLS from the first byte."""
+    add(paths, *people(2))
+    cert, key = self_signed(tmp_path)
+    with Sink(implicit_tls=server_tls(cert, key)) as sink:
+        j = job(paths, issue, sink, security="ssl")
+        context = ssl.create_default_context(cafile=str(cert))
+        j.transports = sending.smtp_transports(j.config, "", ssl_context=context)
+        assert sending.execute(j, FAST).counts["sent"] == 2
+    assert len(sink.received) == 2
+
+
+def test_without_an_https_endpoint_there_is_no_one_click_header(paths, issue) -> None:
+    """A mailto-only list still gets List-Unsubscribe, but not List-Unsubscribe-Post."""
+    config, rendered = issue
+    add(paths, ("reader@example.org", "Reader"))
+    with Sink() as sink:
+        sending.execute(job(paths, (replace(config, unsubscribe_url=""), rendered), sink), FAST)
+    (msg,) = sink.messages_to("reader@example.org")
+    assert msg["List-Unsubscribe-Post"] is None
+    (mailto,) = re.findall(r"<([^>]+)>", re.sub(r"\s+", "", msg["List-Unsubscribe"]))
+    assert mailto.startswith("mailto:unsubscribe@example.com?subject=unsubscribe&body=1.")
