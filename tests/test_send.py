@@ -391,35 +391,33 @@ def test_the_daily_limit_stops_the_send_and_holds_across_runs(paths, issue) -> N
     assert sum(sink.counts().values()) == 3
 
 
+@pytest.fixture(scope="module")
+def issue_template(tmp_path_factory: pytest.TempPathFactory):
+    """The example issue's MessageTemplate, made once for the property test below."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("ws")
+    repo = Path(__file__).resolve().parent.parent
+    shutil.copytree(repo / "content", root / "content")
+    shutil.copytree(repo / "templates", root / "templates")
+    config, rendered = build.render_workspace(Paths(root), "2026-12")
+    return config, sending.Job(root / "db", config, rendered, "live", SECRET, None).template()
+
+
 @settings(max_examples=60, deadline=None)
 @given(name=st.text(max_size=120), address=st.emails())
-def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(name, address) -> None:
+def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(
+    issue_template, name, address
+) -> None:
     """The body is QP-encoded once per issue except the lines holding a field; for any name
     and address the bytes equal those of encoding the whole filled document, and the To
     header those of the generic folder."""
-    global _TEMPLATE
-    if _TEMPLATE is None:
-        import shutil
-        import tempfile
-
-        root = Path(tempfile.mkdtemp())
-        repo = Path(__file__).resolve().parent.parent
-        shutil.copytree(repo / "content", root / "content")
-        shutil.copytree(repo / "templates", root / "templates")
-        config, rendered = build.render_workspace(Paths(root), "2026-12")
-        _TEMPLATE = (
-            config,
-            sending.Job(root / "db", config, rendered, "live", SECRET, None).template(),
-        )
-    config, template = _TEMPLATE
+    config, template = issue_template
     person = sending.recipient(address, name, config=config, secret=SECRET)
     assert template._html_qp.encode(person.values) == mime._qp(template.html.fill(person.values))
     assert template._text_qp.encode(person.values) == mime._qp(template.text.fill(person.values))
     to = mime.format_address(person.name, person.address)
     assert mime._fold_address("To", to) == mime._fold("To", to)
-
-
-_TEMPLATE = None
 
 
 @given(lines=st.lists(st.sampled_from(["", ".", "..", ".x", "x.", "a", "=2E"]), max_size=12))
