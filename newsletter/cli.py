@@ -577,6 +577,8 @@ def _describe_plan(plan: Any, where: str) -> str:
             f'Issue {plan.issue_id} "{plan.subject}" -> {plan.to_send:,} active '
             f"subscriber(s) via {where}."
         )
+    if not plan.to_send:
+        return f'{plan.issue_id} "{plan.subject}" went out: {plan.already_sent:,} sent.'
     return (
         f'Resuming {plan.issue_id} "{plan.subject}" '
         f"(started {plan.started_at[:16].replace('T', ' ')} UTC): "
