@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
@@ -37,6 +38,22 @@ def connect(path: Path) -> sqlite3.Connection:
             str(path), f"cannot open the subscriber database: {exc}; is it an SQLite file?"
         ) from None
     return conn
+
+
+def _while_locked(step: Callable[[], object]) -> object:
+    """Retry a step SQLite refuses with "database is locked" without calling its busy handler.
+
+    Switching a fresh file to WAL takes an exclusive lock that does not wait: when several
+    processes open a new database at once, all but one get SQLITE_BUSY immediately.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 @contextmanager
