@@ -39,9 +39,12 @@ class Finding:
     issue: str = ""
     """The issue checked, so `--all` output says which issue each finding is about."""
 
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.severity}: {self.message} [{self.rule}]\n    fix: {self.fix}"
+        return f"{self.where}: {self.severity}: {self.message} [{self.rule}]\n    fix: {self.fix}"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .check import Finding, check_rendered, problems_to_findings, sort_findings
 from .config import Paths
 from .errors import NewsletterError, Problem
 from .model import Config, Rendered
@@ -70,22 +71,6 @@ VIEWS: tuple[View, ...] = (
     View("headers", "Headers", "", "", ()),
 )
 VIEWS_BY_NAME = {v.name: v for v in VIEWS}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A `check` finding as the page shows it, whatever the check module's own type is."""
-
-    rule: str
-    severity: str
-    path: str
-    line: int
-    message: str
-    fix: str = ""
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else self.path
 
 
 @dataclass(frozen=True)
@@ -240,37 +225,14 @@ def message_headers(
 def run_checks(
     rendered: Rendered, /, *, config: Config, paths: Paths
 ) -> tuple[tuple[Finding, ...] | None, str]:
-    """`check`'s findings for the rendered issue; (None, '') when this version has no `check`."""
-    try:
-        from .check import check_rendered
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__package__}.check":
-            return None, ""
-        return None, f"check failed to load: {exc}"
-    except ImportError as exc:
-        return None, f"check failed to load: {exc}"
+    """`check`'s findings for the rendered issue, or (None, reason) when a rule crashed."""
     try:
         found = check_rendered(rendered, config=config, paths=paths)
     except NewsletterError as exc:
-        return tuple(_finding(p) for p in exc.problems), ""
+        return tuple(problems_to_findings(exc.problems)), ""
     except Exception as exc:  # a bug in a rule must not take the preview down
         return None, f"check failed: {type(exc).__name__}: {exc}"
-    return tuple(sorted((_finding(f) for f in found), key=_finding_order)), ""
-
-
-def _finding(item: Any) -> Finding:
-    return Finding(
-        rule=str(getattr(item, "rule", "") or ""),
-        severity=str(getattr(item, "severity", "error") or "error"),
-        path=str(getattr(item, "path", "") or ""),
-        line=int(getattr(item, "line", 0) or 0),
-        message=str(getattr(item, "message", item)),
-        fix=str(getattr(item, "fix", "") or ""),
-    )
-
-
-def _finding_order(f: Finding) -> tuple[int, str, int]:
-    return (0 if f.severity == "error" else 1, f.path, f.line)
+    return tuple(sort_findings(found)), ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from newsletter.check import Finding
 from newsletter.cli import main
 from newsletter.config import Paths
 from newsletter.preview import (
@@ -420,18 +421,20 @@ def test_ctrl_c_stops_cleanly(workspace: Path) -> None:
 # --- check findings ----------------------------------------------------------------------------
 
 
-class FakeFinding:
-    rule = "fake-rule"
-    severity = "error"
-    path = "content/articles/restless-legs-massage.md"
-    line = 7
-    message = "a <b>fake</b> problem"
-    fix = "do the fake fix"
+def FakeFinding() -> Finding:
+    return Finding(
+        "fake-rule",
+        "error",
+        "content/articles/restless-legs-massage.md",
+        7,
+        "a <b>fake</b> problem",
+        "do the fake fix",
+    )
 
 
 def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Each finding shows its severity, path:line, message and fix, escaped."""
-    import newsletter.check
+    import newsletter.preview
 
     calls = []
 
@@ -439,7 +442,7 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
         calls.append((rendered.issue.id, config.title, paths.root))
         return [FakeFinding()]
 
-    monkeypatch.setattr(newsletter.check, "check_rendered", fake_check)
+    monkeypatch.setattr(newsletter.preview, "check_rendered", fake_check)
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     assert calls == [("2026-12", "Notes from the Table", workspace)]
     page = render_page(snapshot)
@@ -451,12 +454,12 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
 
 def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A bug in a check rule is shown in the panel; the email is still previewed."""
-    import newsletter.check
+    import newsletter.preview
 
     def broken(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
         raise RuntimeError("rule exploded")
 
-    monkeypatch.setattr(newsletter.check, "check_rendered", broken)
+    monkeypatch.setattr(newsletter.preview, "check_rendered", broken)
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     assert snapshot.ok and snapshot.findings is None
     assert snapshot.check_error == "check failed: RuntimeError: rule exploded"
