@@ -51,7 +51,7 @@ def _node_fields(
             else None
         )
         try:
-            value = yaml.SafeLoader(yaml.serialize(value_node)).get_single_data()
+            value = yaml.constructor.SafeConstructor().construct_object(value_node, deep=True)
         except yaml.YAMLError as exc:
             reason = getattr(exc, "problem", None) or "unsupported YAML"
             problems.append(Problem(path, value_node.start_mark.line + offset, f"{key}: {reason}"))
