@@ -100,7 +100,7 @@ FIXES = {
 @cache
 def load_data() -> dict[str, Any]:
     """The vendored caniemail snapshot (refresh with `python -m newsletter.refresh_caniemail`)."""
-    text = resources.files("newsletter").joinpath("data/caniemail.json").read_text("utf-8")
+    text = resources.files("newsletter").joinpath("assets/caniemail.json").read_text("utf-8")
     return json.loads(text)
 
 

@@ -366,7 +366,7 @@ STATIC = {"preview.css": "text/css; charset=utf-8", "preview.js": "text/javascri
 def _data_file(name: str) -> bytes:
     from importlib.resources import files
 
-    return files("newsletter").joinpath("data", name).read_bytes()
+    return files("newsletter").joinpath("assets", name).read_bytes()
 
 
 class _Server(ThreadingHTTPServer):
@@ -699,7 +699,7 @@ def _page_env() -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("newsletter", "data"),
+        loader=jinja2.PackageLoader("newsletter", "assets"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

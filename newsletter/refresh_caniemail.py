@@ -1,4 +1,4 @@
-"""Refresh newsletter/data/caniemail.json from the caniemail npm package (MIT).
+"""Refresh newsletter/assets/caniemail.json from the caniemail npm package (MIT).
 
 Usage:
   python -m newsletter.refresh_caniemail                # npm pack caniemail (needs npm + network)
@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "assets"
 TARGET = DATA / "caniemail.json"
 LICENSE = DATA / "CANIEMAIL-LICENSE"
 FAMILIES = ("gmail", "apple-mail", "outlook", "yahoo", "samsung-email")
@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
     )
     if license_text:
         LICENSE.write_text(
-            "newsletter/data/caniemail.json is derived from the caniemail npm package\n"
+            "newsletter/assets/caniemail.json is derived from the caniemail npm package\n"
             "(https://github.com/shellscape/caniemail), data from https://www.caniemail.com\n"
             "by Rémi Parmentier and contributors, under this licence:\n\n" + license_text,
             encoding="utf-8",
