@@ -119,7 +119,9 @@ def sample_message(rendered: Rendered, /, *, config: Config, secret: str) -> byt
     return template.render(Recipient(config.sender_email, config.sender_name, values, url, mailto))
 
 
-def _write_issue(folder: Path, rendered: Rendered, *, config: Config, secret: str) -> list[Path]:
+def _write_issue(
+    folder: Path, rendered: Rendered, *, config: Config, secret: str, images: Path
+) -> list[Path]:
     folder.mkdir(parents=True)
     files = {
         "email.html": export(rendered.html, rendered.nonce, escape_literal=True),
@@ -137,16 +139,11 @@ def _write_issue(folder: Path, rendered: Rendered, *, config: Config, secret: st
     if rendered.images:
         (folder / "images").mkdir()
         for image in rendered.images:
-            target = folder / "images" / _image_name(image)
+            target = folder / "images" / image.relative_to(images)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(image, target)
             written.append(target)
     return written
-
-
-def _image_name(image: Path) -> str:
-    parts = image.parts
-    return "/".join(parts[parts.index("images") + 1 :]) if "images" in parts else image.name
 
 
 def _swap_in(new: Path, final: Path) -> None:
@@ -182,7 +179,9 @@ def build(
         staged = []
         for item in rendered:
             folder = staging / item.issue.id
-            files = _write_issue(folder, item, config=config, secret=secret)
+            files = _write_issue(
+                folder, item, config=config, secret=secret, images=paths.content / "images"
+            )
             html_bytes = (folder / "email.html").read_bytes()
             staged.append((item, folder, files, html_bytes))
         for item, folder, files, html_bytes in staged:

@@ -202,3 +202,25 @@ def test_archive_skips_issues_not_built(cli, workspace: Path) -> None:
     assert cli("build", "2026-12").exit_code == 0
     page = (workspace / "dist" / "index.html").read_text()
     assert "issues/2026-12/" in page and "issues/2027-01/" not in page
+
+
+def test_images_keep_their_subfolder_even_under_an_images_parent(tmp_path: Path) -> None:
+    """A workspace that itself lives in a folder named images still copies the right path."""
+    import shutil
+
+    from click.testing import CliRunner
+    from conftest import REPO
+    from test_content_errors import _png
+
+    from newsletter.cli import main
+
+    root = tmp_path / "images" / "ws"
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "templates", root / "templates")
+    (root / "content" / "images" / "2026").mkdir(parents=True)
+    (root / "content" / "images" / "2026" / "calf.png").write_bytes(_png(400, 300))
+    article = root / "content" / "articles" / "restless-legs-massage.md"
+    article.write_text(article.read_text() + "\n![A calf](images/2026/calf.png)\n")
+    result = CliRunner().invoke(main, ["--root", str(root), "build"])
+    assert result.exit_code == 0, result.output
+    assert (root / "dist" / "issues" / "2026-12" / "images" / "2026" / "calf.png").exists()
