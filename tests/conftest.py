@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,39 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSLETTER_SECRET", TEST_SECRET)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    """A fresh copy of the repository's example content/ and templates/."""
-    root = tmp_path / "ws"
-    root.mkdir()
+def copy_example(root: Path) -> Path:
+    """Copy the repository's example content/ and templates/ into root."""
+    root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     return root
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh copy of the repository's example content/ and templates/."""
+    return copy_example(tmp_path / "ws")
+
+
+@contextmanager
+def running_preview(root: Path) -> Iterator[object]:
+    """A preview of the workspace on a free loopback port, watching and serving."""
+    from newsletter.config import Paths
+    from newsletter.preview import Preview
+
+    preview = Preview(Paths(root), port=0)
+    preview.start()
+    try:
+        yield preview
+    finally:
+        preview.stop()
+
+
+@pytest.fixture
+def app(workspace: Path) -> Iterator[object]:
+    """A preview of its own for the test, which may edit the workspace's files."""
+    with running_preview(workspace) as preview:
+        yield preview
 
 
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:

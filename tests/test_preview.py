@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,17 +35,6 @@ from newsletter.preview import (
 
 ISSUE = "content/issues/2026-12.md"
 BROKEN_FRONT_MATTER = "---\nsubject: [unclosed\n---\nHello\n"
-
-
-@pytest.fixture
-def app(workspace: Path) -> Iterator[Preview]:
-    """A preview of the example workspace on a free loopback port, watching and serving."""
-    preview = Preview(Paths(workspace), port=0)
-    preview.start()
-    try:
-        yield preview
-    finally:
-        preview.stop()
 
 
 def get(app: Preview, path: str, host: str | None = None) -> http.client.HTTPResponse:

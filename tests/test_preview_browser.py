@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import time
 import zlib
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from browser import artifacts_fixture, chrome_fixture, clear_viewport, rgb, set_viewport  # noqa: F401
+from conftest import copy_example, running_preview
 
 from newsletter.colors import AA_LARGE, AA_NORMAL, contrast
 from newsletter.config import Paths
@@ -25,29 +25,11 @@ ISSUE = "content/issues/2026-12.md"
 VIEWS = ("desktop", "phone", "dark", "inverted", "images-off", "text", "source", "headers")
 
 
-@pytest.fixture
-def app(workspace: Path) -> Iterator[Preview]:
-    """A preview of its own, for tests that edit files."""
-    preview = Preview(Paths(workspace), port=0)
-    preview.start()
-    try:
-        yield preview
-    finally:
-        preview.stop()
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Preview]:
     """One preview of the untouched example workspace for the tests that only look."""
-    root = tmp_path_factory.mktemp("shared")
-    for folder in ("content", "templates"):
-        shutil.copytree(REPO / folder, root / folder)
-    preview = Preview(Paths(root), port=0)
-    preview.start()
-    try:
+    with running_preview(copy_example(tmp_path_factory.mktemp("shared") / "ws")) as preview:
         yield preview
-    finally:
-        preview.stop()
 
 
 @pytest.fixture
@@ -288,12 +270,8 @@ def app_with_image(workspace: Path) -> Iterator[Preview]:
         ),
         encoding="utf-8",
     )
-    preview = Preview(Paths(workspace), port=0)
-    preview.start()
-    try:
+    with running_preview(workspace) as preview:
         yield preview
-    finally:
-        preview.stop()
 
 
 def images(driver: Any) -> list[dict[str, Any]]:
