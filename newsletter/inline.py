@@ -30,8 +30,9 @@ class _Deferred(types.ModuleType):
 
 def _defer_import(name: str) -> None:
     """Defer a module that premailer and cssutils import only to fetch remote stylesheets,
-    which we never allow: `requests` (with urllib3, ssl, http.cookiejar: about 60 ms) and
-    `urllib.request` (about 25 ms)."""
+    which we never allow: `requests` (with urllib3, ssl, http.cookiejar: about 60 ms),
+    `urllib.request` (about 25 ms) and `importlib.metadata` (for the fetcher's User-Agent,
+    about 8 ms)."""
     if name in sys.modules:
         return
     stand_in = _Deferred(name)
@@ -50,6 +51,9 @@ def _prepare() -> None:
         return
     _defer_import("requests")
     _defer_import("urllib.request")
+    _defer_import("importlib.metadata")
+    # cssutils first tries a Google App Engine fetcher; say at once that there is none.
+    sys.modules.setdefault("cssutils._fetchgae", None)  # type: ignore[arg-type]
     import cssutils
 
     cssutils.profile.removeProfile(all=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,7 +37,17 @@ def _extensions() -> list[markdown.Extension]:
     from markdown.extensions.abbr import AbbrExtension
     from markdown.extensions.attr_list import AttrListExtension
     from markdown.extensions.def_list import DefListExtension
-    from markdown.extensions.fenced_code import FencedCodeExtension
+
+    # fenced_code imports codehilite, which imports Pygments when it is installed (5 ms); code
+    # is never highlighted in an email, so codehilite is told there is no Pygments.
+    hidden = "pygments" not in sys.modules
+    if hidden:
+        sys.modules["pygments"] = None  # type: ignore[assignment]
+    try:
+        from markdown.extensions.fenced_code import FencedCodeExtension
+    finally:
+        if hidden:
+            del sys.modules["pygments"]
     from markdown.extensions.footnotes import FootnoteExtension
     from markdown.extensions.sane_lists import SaneListExtension
     from markdown.extensions.smarty import SmartyExtension

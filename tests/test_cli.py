@@ -114,3 +114,21 @@ def test_help_is_fast() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_build_imports_nothing_it_does_not_use(workspace) -> None:
+    """A build never fetches or highlights, so it never pays for the modules that would."""
+    code = (
+        "import sys\n"
+        "from newsletter.cli import main\n"
+        "try:\n"
+        f"    main(['--root', {str(workspace)!r}, 'build'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "unused = ('requests', 'urllib.request', 'importlib.metadata', 'pygments', 'sqlite3')\n"
+        "print(sorted(m for m in unused if type(sys.modules.get(m)).__name__ == 'module'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
