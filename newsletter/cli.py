@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ import click
 from . import __version__
 
 EXIT_INTERNAL = 70
+LONG_RUNNING = {"send", "preview", "subscribers"}
+"""Commands that may run for minutes or hold a whole list: they get the garbage collector
+back (see __main__)."""
 
 
 class Context:
@@ -96,6 +100,9 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
       newsletter send 2026-12
     """
     ctx.obj = Context(root, debug)
+    if ctx.invoked_subcommand in LONG_RUNNING and not gc.isenabled():
+        gc.freeze()  # what is loaded by now stays; later collections skip it
+        gc.enable()
     if debug:
         os.environ["NEWSLETTER_DEBUG"] = "1"
 

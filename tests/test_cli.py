@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -132,3 +133,34 @@ def test_build_imports_nothing_it_does_not_use(workspace) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_command_pauses_the_collector_only_for_short_commands(cli) -> None:
+    """`newsletter` starts with the cyclic collector off (see __main__); a list-sized command
+    switches it back on, a one-issue command leaves it off."""
+    gc.disable()
+    try:
+        assert cli("build").exit_code == 0
+        assert not gc.isenabled()
+        assert cli("subscribers", "count").exit_code == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_console_entry_point_runs_the_cli(workspace) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--root", str(workspace), "build"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Built 2026-12 -> dist/issues/2026-12/")
+    bad = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--root", str(workspace), "build", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("content/issues/nope.md: no such issue")
