@@ -24,6 +24,7 @@ import nh3
 from markupsafe import Markup
 
 from . import textify
+from .cache import cache_folder
 from .errors import NewsletterError, Problem
 from .images import display_size
 from .links import add_utm, finish_links, own_hosts
@@ -253,6 +254,11 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and name.endswith(".html")  # type: ignore[union-attr]
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    folder = cache_folder("templates")
+    return jinja2.FileSystemBytecodeCache(str(folder)) if folder else None
+
+
 def make_env(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
@@ -264,7 +270,7 @@ def make_env(templates: Path) -> jinja2.Environment:
         auto_reload=True,
         # Compiled templates are cached per user (keyed by source checksum): a cold build
         # skips about 60 ms of template compilation.
-        bytecode_cache=jinja2.FileSystemBytecodeCache(),
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["wrap"] = textify.wrap
     env.filters["heading"] = lambda text, mark="=": textify.heading(str(text), mark)

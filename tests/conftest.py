@@ -16,13 +16,20 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-not-for-production"
 
 
+@pytest.fixture(scope="session")
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the session, so tests neither read nor fill the user's own."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path) -> None:
     """Tests never see the developer's own settings, and sign tokens with a known secret."""
     for name in list(__import__("os").environ):
         if name.startswith("NEWSLETTER_") and name != "NEWSLETTER_REQUIRE_BROWSER":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NEWSLETTER_SECRET", TEST_SECRET)
+    monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(_cache_dir))
 
 
 def copy_example(root: Path) -> Path:
