@@ -68,7 +68,7 @@ def _prepare() -> None:
 def inline_css(document: str) -> str:
     """The document with its CSS inlined; never fetches anything over the network."""
     _prepare()  # before premailer's import, so `requests` is deferred
-    from premailer import Premailer
+    from .stylecache import CachingPremailer as Premailer
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,152 @@
+"""The parsed-stylesheet cache: same email with or without it, and never a stale stylesheet.
+
+Each render runs in its own process, as a build does, so premailer's in-memory caches cannot
+hide what the cache folder does; cssutils.parseString is counted to see whether CSS was parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsletter import stylecache
+
+RENDER = """
+import json, sys
+import cssutils
+
+parses = []
+styles = []
+parse_string, parse_style = cssutils.parseString, cssutils.parseStyle
+
+
+def counting(*args, **kwargs):
+    parses.append(1)
+    return parse_string(*args, **kwargs)
+
+
+def counting_styles(*args, **kwargs):
+    styles.append(1)
+    return parse_style(*args, **kwargs)
+
+
+cssutils.parseString, cssutils.parseStyle = counting, counting_styles
+from pathlib import Path
+from newsletter.build import render_workspace
+from newsletter.config import Paths
+from newsletter.placeholders import export
+
+config, rendered = render_workspace(Paths(Path(sys.argv[1])))
+html = export(rendered.html, rendered.nonce, escape_literal=True)
+print(json.dumps({"html": html, "parses": len(parses), "styles": len(styles)}))
+"""
+
+
+def render(root: Path, cache: Path) -> tuple[str, int]:
+    """The email (placeholders exported) and how many stylesheets cssutils parsed."""
+    html, parses, _ = render_counted(root, cache)
+    return html, parses
+
+
+def render_counted(root: Path, cache: Path) -> tuple[str, int, int]:
+    """Also how many declaration blocks (rules and style attributes) it parsed."""
+    env = {**os.environ, "NEWSLETTER_CACHE_DIR": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", RENDER, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    result = json.loads(out)
+    return result["html"], result["parses"], result["styles"]
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted((cache / "stylesheets").glob("*.json"))
+
+
+def test_a_warm_cache_gives_the_same_email_without_parsing_css(workspace, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    first, parses, cold_styles = render_counted(workspace, cache)
+    assert parses == 1
+    assert len(entries(cache)) == 1
+    second, parses, warm_styles = render_counted(workspace, cache)
+    assert parses == 0
+    assert second == first
+    # each matched rule's declarations come from the cache too; style attributes are parsed
+    assert cold_styles - warm_styles >= 20
+    unusable = tmp_path / "a-file"
+    unusable.write_text("not a folder")
+    uncached, parses = render(workspace, unusable)
+    assert parses == 1
+    assert uncached == first
+
+
+def test_a_changed_stylesheet_is_parsed_again(workspace, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    before, _ = render(workspace, cache)
+    css = workspace / "templates" / "email.css"
+    css.write_text(
+        css.read_text().replace(
+            ".article { padding: 0 0 8px 0; }",
+            ".article { padding: 0 0 8px 0; letter-spacing: 1px; }",
+        )
+    )
+    after, parses = render(workspace, cache)
+    assert parses == 1
+    assert "letter-spacing:1px" in after and "letter-spacing:1px" not in before
+    assert len(entries(cache)) == 2
+
+
+def test_a_brand_colour_change_is_not_served_from_the_cache(workspace, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    before, _ = render(workspace, cache)
+    config = workspace / "content" / "newsletter.toml"
+    text = config.read_text()
+    assert 'text = "#26302c"' in text
+    config.write_text(text.replace('text = "#26302c"', 'text = "#1f2925"'))
+    after, parses = render(workspace, cache)
+    assert parses == 1
+    assert "#1f2925" in after and "#1f2925" not in before
+
+
+@pytest.mark.parametrize("damage", ["", "{not json", '{"rules": [[1, 2, 3]]}', "[]"])
+def test_a_damaged_entry_is_ignored_and_replaced(workspace, tmp_path, damage) -> None:
+    cache = tmp_path / "cache"
+    expected, _ = render(workspace, cache)
+    (entry,) = entries(cache)
+    entry.write_text(damage)
+    html, parses = render(workspace, cache)
+    assert parses == 1
+    assert html == expected
+    assert stylecache._read(entry) is not None
+
+
+def test_media_rules_in_the_inlined_stylesheet_are_not_cached(workspace, tmp_path) -> None:
+    """cssutils keeps @media rules as objects, not data: such a stylesheet is parsed each time."""
+    cache = tmp_path / "cache"
+    css = workspace / "templates" / "email.css"
+    css.write_text(css.read_text() + "@media (max-width: 480px) { .card { padding: 12px; } }\n")
+    first, parses = render(workspace, cache)
+    assert parses == 1
+    second, parses = render(workspace, cache)
+    assert parses == 1
+    assert second == first
+    assert "@media (max-width:480px)" in first
+    assert entries(cache) == []
+
+
+def test_only_the_newest_entries_are_kept(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(stylecache, "KEEP", 2)
+    entry = {"rules": [], "leftover": [], "pairs": {}}
+    for n in range(4):
+        stylecache._write(tmp_path / f"{n}.json", entry)
+        os.utime(tmp_path / f"{n}.json", ns=(n * 10**9, n * 10**9))
+    stylecache._write(tmp_path / "4.json", entry)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3.json", "4.json"]
