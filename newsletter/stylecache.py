@@ -157,13 +157,16 @@ class _Declarations:
         return {key: [(name, value) for name, value in v] for key, v in blocks.items()}
 
     def save(self) -> None:
-        """Store what was parsed anew, if anything; stays bounded by KEEP_DECLARATIONS."""
-        path = self._path()
-        if not self.new or self.known is None or path is None:
+        """After a render: store what was parsed anew, if anything. Beyond KEEP_DECLARATIONS,
+        only what this render used is kept (a long preview session edits many styles)."""
+        used, self.used = self.used, set()
+        if not self.new or self.known is None:
             return
         if len(self.known) > KEEP_DECLARATIONS:
-            self.known = {key: self.known[key] for key in self.used if key in self.known}
-        _write(path, {"stamp": _library_stamp(), "blocks": self.known})
+            self.known = {key: self.known[key] for key in used if key in self.known}
+        path = self._path()
+        if path is not None:
+            _write(path, {"stamp": _library_stamp(), "blocks": self.known})
         self.new = False
 
 

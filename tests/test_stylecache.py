@@ -170,3 +170,24 @@ def test_a_warm_build_does_not_import_cssutils(workspace, tmp_path) -> None:
     runs = [subprocess.run(args, capture_output=True, text=True, env=env) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert [r.stdout.splitlines()[-1] for r in runs] == ["module", "_Deferred"]
+
+
+def test_declarations_stay_bounded(tmp_path, monkeypatch) -> None:
+    """Past the limit, only the blocks the last render used are kept, in memory and on disk."""
+    monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(stylecache, "KEEP_DECLARATIONS", 3)
+    stored = tmp_path / "stylesheets" / "declarations.json"
+
+    def parse(text: str, validate: bool = True) -> list[tuple[str, str]]:
+        return [("color", text)]
+
+    parse._lock = None  # type: ignore[attr-defined]
+    memo = stylecache._Declarations(parse)
+    for n in range(5):
+        memo(f"red{n}")
+    memo.save()  # one render used all five: all kept
+    assert len(json.loads(stored.read_bytes())["blocks"]) == 5
+    memo("blue", validate=False)
+    memo.save()
+    assert json.loads(stored.read_bytes())["blocks"] == {"0blue": [["color", "blue"]]}
+    assert sorted(memo.known) == ["0blue"]
