@@ -7,9 +7,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import Paths, load_config, load_secret
 from .content import Library, load_library, pick_issue
@@ -22,8 +22,7 @@ GMAIL_CLIP_BYTES = 102 * 1024
 WARN_BYTES = 80 * 1024
 
 
-@dataclass(frozen=True)
-class BuildResult:
+class BuildResult(NamedTuple):
     issue_id: str
     folder: Path
     html_bytes: int

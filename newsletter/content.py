@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from .config import Paths, read_text
@@ -23,8 +22,7 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_HELP = "use lowercase letters, digits and single hyphens, e.g. restless-legs"
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(NamedTuple):
     """Everything under content/, validated."""
 
     articles: dict[str, Article]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from .errors import NewsletterError, Problem
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     value: Any
     line: int
     """Line in the file (1-based) of the key."""
@@ -19,8 +17,7 @@ class Field:
     """Per-key lines when the value is a mapping."""
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
     path: str
     fields: dict[str, Field]
     body: str

@@ -14,7 +14,7 @@ import email.utils
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .model import Config, Rendered
@@ -141,8 +141,7 @@ class _QpBody:
         return b"".join(s if isinstance(s, bytes) else _qp(s.fill(values)) for s in self.segments)
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     address: str
     name: str
     values: Mapping[str, str]

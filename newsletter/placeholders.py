@@ -14,9 +14,8 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote
 
 Context = Literal["html", "url", "text"]
@@ -78,8 +77,7 @@ def _escape(value: str, context: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
-@dataclass(frozen=True)
-class Compiled:
+class Compiled(NamedTuple):
     """A document split once into literal runs and fields, so filling is a join."""
 
     parts: tuple[str | tuple[str, str], ...]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 import markdown
@@ -201,8 +201,7 @@ def minify_css(css: str) -> str:
     return css.replace(";}", "}").strip()
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(NamedTuple):
     """Rendered, links finished, not yet inlined."""
 
     html: str
