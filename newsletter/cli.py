@@ -668,8 +668,6 @@ def send(
       newsletter send 2026-12
       newsletter send 2026-12 --yes --rate 5/s --connections 2
     """
-    from dataclasses import replace
-
     from . import send as sending
     from .build import render_workspace
     from .config import load_secret, load_smtp_password
@@ -682,7 +680,7 @@ def send(
     paths = ctx.paths
     config, rendered = render_workspace(paths, issue_id)
     if per_second is not None:
-        config = replace(config, rate_per_second=per_second)
+        config = config._replace(rate_per_second=per_second)
     scope = "dry-run" if dry_run else "test" if test else "live"
     if dry_run:
         transports = sending.directory_transports(dry_run)

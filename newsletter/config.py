@@ -6,9 +6,8 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import colors
@@ -21,8 +20,7 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _LIST_ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]+$")
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     """Where a workspace keeps each thing; all derived from the root."""
 
     root: Path
@@ -59,8 +57,7 @@ class Paths:
             return str(path)
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     section: str
     name: str
     kind: type
@@ -165,7 +162,7 @@ KEYS: tuple[Key, ...] = (
     Key("footer", "disclaimer", str, True),
     Key("unsubscribe", "mailto", str, check=_all(_single_line, _email)),
     Key("unsubscribe", "url", str, check=_https_url),
-    *(Key("brand", name, str, check=_colour) for name in Brand.__dataclass_fields__),
+    *(Key("brand", name, str, check=_colour) for name in Brand._fields),
     Key("smtp", "host", str, check=_single_line),
     Key("smtp", "port", int, check=_port),
     Key("smtp", "security", str, check=_choice(*SECURITY)),
@@ -288,9 +285,7 @@ def parse_config(
             "unsubscribe (RFC 8058, CAN-SPAM)",
         )
     smtp = _smtp_settings(values, env, problems, path, lines)
-    brand = Brand(
-        **{n: values[("brand", n)] for n in Brand.__dataclass_fields__ if ("brand", n) in values}
-    )
+    brand = Brand(**{n: values[("brand", n)] for n in Brand._fields if ("brand", n) in values})
     _check_brand(brand, problems, path, lines)
     problems.raise_if_errors()
 

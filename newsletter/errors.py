@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One mistake in the user's files; `line` is 0 when no line applies."""
+class Problem(NamedTuple):
+    """One mistake in the user's files; `line` is 0 when no line applies. Problems sort by
+    path, then line."""
 
     path: str
     line: int

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import struct
 from pathlib import Path
@@ -54,7 +53,7 @@ def png(width: int, height: int, size: int = 100) -> bytes:
 
 
 def with_issue(rendered, **changes):  # type: ignore[no-untyped-def]
-    return dataclasses.replace(rendered, issue=dataclasses.replace(rendered.issue, **changes))
+    return rendered._replace(issue=rendered.issue._replace(**changes))
 
 
 # --- the example ----------------------------------------------------------------------------
@@ -339,7 +338,7 @@ def test_mailto_only_unsubscribe_lacks_one_click(workspace: Path) -> None:
 )
 def test_sender_domain(workspace: Path, address: str, severity: str) -> None:
     found = of(
-        run(workspace, edit=lambda c, r: (dataclasses.replace(c, sender_email=address), r)),
+        run(workspace, edit=lambda c, r: (c._replace(sender_email=address), r)),
         "sender-domain",
     )
     assert [f.severity for f in found] == [severity]
@@ -360,7 +359,7 @@ def test_consent_recorded_after_the_issue_is_an_error(workspace: Path) -> None:
 
 def test_testimonial_consent_missing_in_a_hand_made_render(workspace: Path) -> None:
     def edit(config, rendered):  # type: ignore[no-untyped-def]
-        t = dataclasses.replace(rendered.issue.testimonials[0], consent=None)
+        t = rendered.issue.testimonials[0]._replace(consent=None)
         return config, with_issue(rendered, testimonials=(t,))
 
     assert [f.severity for f in of(run(workspace, edit=edit), "testimonial-consent")] == ["error"]

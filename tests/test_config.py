@@ -152,3 +152,14 @@ def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(NewsletterError) as caught:
         load_config(Paths(tmp_path), env={})
     assert str(caught.value) == "content/newsletter.toml: file not found"
+
+
+def test_the_smtp_password_never_shows_in_a_repr() -> None:
+    """Config objects end up in tracebacks (--debug) and logs; the password must not."""
+    from newsletter.model import SmtpSettings
+
+    smtp = SmtpSettings(host="mail.example.org", username="me", password="hunter2-secret")
+    assert "hunter2-secret" not in repr(smtp)
+    assert repr(smtp).startswith("SmtpSettings(host='mail.example.org', port=587")
+    assert "username='me'" in repr(smtp)
+    assert smtp.password == "hunter2-secret"

@@ -58,10 +58,9 @@ def job(
     **smtp,
 ) -> sending.Job:
     config, rendered = issue
-    config = replace(
-        config,
-        smtp=replace(
-            config.smtp, host=sink.host, port=sink.port, security=security, timeout=5, **smtp
+    config = config._replace(
+        smtp=config.smtp._replace(
+            host=sink.host, port=sink.port, security=security, timeout=5, **smtp
         ),
     )
     return sending.Job(
@@ -179,7 +178,7 @@ def test_a_refused_sender_stops_the_send_with_nothing_marked_sent(paths, issue) 
     add(paths, *people(3))
     with Sink() as sink:
         j = job(paths, issue, sink)
-        j.config = replace(j.config, sender_email="bad@refused.example")
+        j.config = j.config._replace(sender_email="bad@refused.example")
         j.transports = sending.smtp_transports(j.config, "")
         sink.refuse_sender("bad@refused.example", "553 5.7.1 sender not allowed")
         with pytest.raises(NewsletterError, match=r"refused the sender bad@refused\.example"):
@@ -215,7 +214,7 @@ def test_a_slow_server_times_out_and_the_message_is_retried(paths, issue) -> Non
     add(paths, *people(2))
     with Sink(delay=0.6) as sink:
         j = job(paths, issue, sink)
-        j.config = replace(j.config, smtp=replace(j.config.smtp, timeout=0.3))
+        j.config = j.config._replace(smtp=j.config.smtp._replace(timeout=0.3))
         j.transports = sending.smtp_transports(j.config, "")
         summary = sending.execute(j, replace(FAST, max_attempts=2))
     # each try timed out, so the server did get copies: timeouts are "may have arrived"
@@ -276,8 +275,8 @@ def test_ssl_against_a_plain_server_is_a_tls_failure(paths, issue) -> None:
 
 def test_crlf_in_a_name_or_subject_never_adds_a_header(paths, issue) -> None:
     config, rendered = issue
-    rendered = replace(
-        rendered, issue=replace(rendered.issue, subject="Hello\r\nBcc: victim@example.org")
+    rendered = rendered._replace(
+        issue=rendered.issue._replace(subject="Hello\r\nBcc: victim@example.org")
     )
     add(paths, ("reader@example.org", "Eve\r\nBcc: spy@example.org\nX-Evil: 1"))
     with Sink() as sink:
@@ -461,7 +460,7 @@ def test_without_an_https_endpoint_there_is_no_one_click_header(paths, issue) ->
     config, rendered = issue
     add(paths, ("reader@example.org", "Reader"))
     with Sink() as sink:
-        sending.execute(job(paths, (replace(config, unsubscribe_url=""), rendered), sink), FAST)
+        sending.execute(job(paths, (config._replace(unsubscribe_url=""), rendered), sink), FAST)
     (msg,) = sink.messages_to("reader@example.org")
     assert msg["List-Unsubscribe-Post"] is None
     (mailto,) = re.findall(r"<([^>]+)>", re.sub(r"\s+", "", msg["List-Unsubscribe"]))
