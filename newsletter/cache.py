@@ -17,14 +17,21 @@ def cache_folder(kind: str) -> Path | None:
     every time.
     """
     base = os.environ.get("NEWSLETTER_CACHE_DIR")
-    if base:
-        root = Path(base)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "newsletter"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    try:
+        if base:
+            root = Path(base)
+        elif xdg:
+            root = Path(xdg) / "newsletter"
+        else:
+            root = Path.home() / ".cache" / "newsletter"
+    except (RuntimeError, KeyError):  # no home directory to expand
+        return None
+    if not root.is_absolute():  # an unexpandable "~": never a folder under the workspace
+        return None
     folder = root / kind
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except (OSError, RuntimeError):  # RuntimeError: no home directory to expand
+    except OSError:
         return None
     return folder

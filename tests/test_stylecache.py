@@ -191,3 +191,23 @@ def test_declarations_stay_bounded(tmp_path, monkeypatch) -> None:
     memo.save()
     assert json.loads(stored.read_bytes())["blocks"] == {"0blue": [["color", "blue"]]}
     assert sorted(memo.known) == ["0blue"]
+
+
+def test_the_cache_folder_comes_from_the_environment(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from newsletter.cache import cache_folder
+
+    monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(tmp_path / "own"))
+    assert cache_folder("x") == tmp_path / "own" / "x"
+    assert (tmp_path / "own" / "x").is_dir()
+    monkeypatch.delenv("NEWSLETTER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_folder("x") == tmp_path / "xdg" / "newsletter" / "x"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_folder("x") == tmp_path / "home" / ".cache" / "newsletter" / "x"
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path("~")))
+    monkeypatch.chdir(tmp_path)
+    assert cache_folder("x") is None
+    assert not (tmp_path / "~").exists()
