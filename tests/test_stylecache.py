@@ -211,3 +211,19 @@ def test_the_cache_folder_comes_from_the_environment(tmp_path, monkeypatch) -> N
     monkeypatch.chdir(tmp_path)
     assert cache_folder("x") is None
     assert not (tmp_path / "~").exists()
+
+
+def test_a_build_with_an_empty_cache_is_quiet_and_fills_it(workspace, tmp_path) -> None:
+    """The first build parses with cssutils, whose log noise stays off the terminal."""
+    env = {**os.environ, "NEWSLETTER_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--root", str(workspace), "build"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert len(entries(tmp_path / "cache")) == 1
+    assert (tmp_path / "cache" / "stylesheets" / "declarations.json").is_file()
+    assert list((tmp_path / "cache" / "templates").glob("__jinja2_*.cache"))
