@@ -12,7 +12,7 @@ import gc
 def run() -> None:
     gc.disable()
     try:
-        from .cli import main
+        from newsletter.cli import main
 
         main()
     finally:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from newsletter import __version__
 
 EXIT_INTERNAL = 70
 LONG_RUNNING = {"send", "preview", "subscribers"}
@@ -27,7 +27,7 @@ class Context:
 
     @property
     def paths(self) -> Any:
-        from .config import Paths
+        from newsletter.workspace import Paths
 
         return Paths(self.root)
 
@@ -39,7 +39,7 @@ class Group(click.Group):
     """Turns user mistakes into `path:line: message` and exit 1, bugs into exit 70."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .errors import NewsletterError
+        from newsletter.errors import NewsletterError
 
         try:
             return super().invoke(ctx)
@@ -133,7 +133,7 @@ def build(obj: Context, issue_id: str | None, all_issues: bool, out: Path | None
     Example:
       newsletter build 2026-12
     """
-    from .build import build as run_build
+    from newsletter.build.pipeline import build as run_build
 
     if issue_id and all_issues:
         raise click.UsageError("give an ISSUE_ID or --all, not both")
@@ -161,7 +161,7 @@ def new(obj: Context, issue_id: str) -> None:
     Example:
       newsletter new 2027-01
     """
-    from .scaffold import new_issue
+    from newsletter.build.scaffold import new_issue
 
     path = new_issue(obj.paths, issue_id)
     click.echo(
@@ -195,7 +195,7 @@ def export_command(obj: Context, issue_id: str | None, style: str, out: Path | N
     Example:
       newsletter export 2026-12 --format mailchimp
     """
-    from .export import export_issue
+    from newsletter.build.export import export_issue
 
     target = out or obj.paths.dist / "export" / style / (issue_id or "latest")
     for path in export_issue(obj.paths, issue_id, style=style, out=target):
@@ -246,7 +246,7 @@ def check(
     """
     import json
 
-    from .check import check_issues, exit_code, findings_to_json, format_text
+    from newsletter.check.run import check_issues, exit_code, findings_to_json, format_text
 
     if issue_id and all_issues:
         raise click.UsageError("give an ISSUE_ID or --all, not both")
@@ -292,7 +292,7 @@ def preview(ctx: Context, issue_id: str | None, port: int, host: str, no_open: b
     """
     import webbrowser
 
-    from .preview import Preview, is_loopback
+    from newsletter.preview.app import Preview, is_loopback
 
     source = click.get_current_context().get_parameter_source("port")
     tries = 10 if source == click.core.ParameterSource.DEFAULT and port else 1
@@ -373,7 +373,7 @@ def subscribers_import(
     Example:
       newsletter subscribers import clients.csv --consent "asked at booking, 2026" --dry-run
     """
-    from .csvimport import import_csv
+    from newsletter.mail.csvimport import import_csv
 
     result = import_csv(
         _database(ctx, db), file, path=str(file), source=source, consent=consent, dry_run=dry_run
@@ -403,8 +403,8 @@ def subscribers_add(
       newsletter subscribers add jane@example.com --name "Jane Doe" \\
           --consent "asked in person, 2026-03-02"
     """
-    from . import subscribers as subs
-    from .database import connect
+    from newsletter.mail import subscribers as subs
+    from newsletter.mail.database import connect
 
     if not consent or not consent.strip():
         raise click.UsageError(subs.NO_CONSENT_ONE)
@@ -429,8 +429,8 @@ def subscribers_remove(ctx: Context, email: str, db: Path | None) -> None:
     Example:
       newsletter subscribers remove jane@example.com
     """
-    from . import subscribers as subs
-    from .database import connect
+    from newsletter.mail import subscribers as subs
+    from newsletter.mail.database import connect
 
     conn = connect(_database(ctx, db))
     try:
@@ -459,8 +459,8 @@ def subscribers_list(ctx: Context, status: str | None, db: Path | None) -> None:
     Example:
       newsletter subscribers list --status active
     """
-    from . import subscribers as subs
-    from .database import connect
+    from newsletter.mail import subscribers as subs
+    from newsletter.mail.database import connect
 
     conn = connect(_database(ctx, db))
     try:
@@ -480,8 +480,8 @@ def subscribers_count(ctx: Context, db: Path | None) -> None:
     Example:
       newsletter subscribers count
     """
-    from . import subscribers as subs
-    from .database import connect
+    from newsletter.mail import subscribers as subs
+    from newsletter.mail.database import connect
 
     conn = connect(_database(ctx, db))
     try:
@@ -503,8 +503,8 @@ def subscribers_export(ctx: Context, file: Path, db: Path | None) -> None:
     Example:
       newsletter subscribers export backup.csv
     """
-    from . import subscribers as subs
-    from .database import connect
+    from newsletter.mail import subscribers as subs
+    from newsletter.mail.database import connect
 
     conn = connect(_database(ctx, db))
     try:
@@ -668,9 +668,9 @@ def send(
       newsletter send 2026-12
       newsletter send 2026-12 --yes --rate 5/s --connections 2
     """
-    from . import send as sending
-    from .build import render_workspace
-    from .config import load_secret, load_smtp_password
+    from newsletter.build.pipeline import render_workspace
+    from newsletter.mail import send as sending
+    from newsletter.workspace import load_secret, load_smtp_password
 
     if addresses and not test:
         raise click.UsageError("addresses go with --test, e.g. send 2026-12 --test me@example.com")
@@ -746,7 +746,7 @@ def send(
 
 
 def _print_summary(summary: Any, config: Any, database: Path) -> None:
-    from .send import next_day_slot
+    from newsletter.mail.send import next_day_slot
 
     c = summary.counts
     verb, done = ("Wrote", "written") if summary.scope == "dry-run" else ("Sent", "sent")
@@ -790,8 +790,8 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
     """
     import datetime as _dt
 
-    from . import ledger as ledger_mod
-    from .database import connect
+    from newsletter.mail import ledger as ledger_mod
+    from newsletter.mail.database import connect
 
     conn = connect(_database(ctx, db))
     try:
@@ -846,8 +846,8 @@ def unsubscribe(ctx: Context, token_or_url: str, db: Path | None) -> None:
     Example:
       newsletter unsubscribe 'https://news.example.org/unsubscribe?token=1.amFuZU...'
     """
-    from .config import load_secret
-    from .send import unsubscribe_token
+    from newsletter.mail.send import unsubscribe_token
+    from newsletter.workspace import load_secret
 
     secret = load_secret(ctx.paths, create=False)
     address, already = unsubscribe_token(_database(ctx, db), token_or_url, secret=secret)

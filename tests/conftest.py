@@ -49,8 +49,8 @@ def workspace(tmp_path: Path) -> Path:
 @contextmanager
 def running_preview(root: Path) -> Iterator[object]:
     """A preview of the workspace on a free loopback port, watching and serving."""
-    from newsletter.config import Paths
-    from newsletter.preview import Preview
+    from newsletter.preview.app import Preview
+    from newsletter.workspace import Paths
 
     preview = Preview(Paths(root), port=0)
     preview.start()

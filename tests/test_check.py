@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build import render_workspace
-from newsletter.check import Finding, check_rendered, check_workspace
-from newsletter.config import Paths
+from newsletter.build.pipeline import render_workspace
+from newsletter.check.run import Finding, check_rendered, check_workspace
+from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
 ISSUE = "content/issues/2026-12.md"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build import render_workspace
-from newsletter.check import check_rendered
-from newsletter.check_links import probe
-from newsletter.config import Paths
+from newsletter.build.pipeline import render_workspace
+from newsletter.check.rules.links import probe
+from newsletter.check.run import check_rendered
+from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
 CONFIG = "content/newsletter.toml"

@@ -51,12 +51,12 @@ def test_issue_and_all_together_is_a_usage_error(cli) -> None:
 
 def test_internal_error_is_exit_70_with_a_hint(cli, monkeypatch) -> None:
     """A bug shows one line and how to get the traceback, not a wall of Python."""
-    import newsletter.build
+    import newsletter.build.pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(newsletter.build, "build", broken)
+    monkeypatch.setattr(newsletter.build.pipeline, "build", broken)
     result = cli("build")
     assert result.exit_code == 70
     assert result.stderr == (
@@ -66,9 +66,9 @@ def test_internal_error_is_exit_70_with_a_hint(cli, monkeypatch) -> None:
 
 
 def test_debug_shows_the_traceback(workspace, monkeypatch) -> None:
-    import newsletter.build
+    import newsletter.build.pipeline
 
-    monkeypatch.setattr(newsletter.build, "build", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(newsletter.build.pipeline, "build", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         CliRunner().invoke(
             main, ["--root", str(workspace), "--debug", "build"], catch_exceptions=False

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import Paths, load_config, load_secret, parse_config
 from newsletter.errors import NewsletterError
+from newsletter.load.config import load_config, parse_config
+from newsletter.workspace import Paths, load_secret
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = (REPO / "content" / "newsletter.toml").read_text(encoding="utf-8")

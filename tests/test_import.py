@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.cli import main
-from newsletter.csvimport import NO_CONSENT, UNCLOSED_QUOTE, parse_csv, read_csv_file
-from newsletter.database import connect
 from newsletter.errors import NewsletterError
-from newsletter.subscribers import mark_bounced, mark_complained
+from newsletter.mail.csvimport import NO_CONSENT, UNCLOSED_QUOTE, parse_csv, read_csv_file
+from newsletter.mail.database import connect
+from newsletter.mail.subscribers import mark_bounced, mark_complained
 
 SKIPPED = "skipped (unsubscribed, bounced or complained)"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import database, subscribers
-from newsletter.ledger import Ledger
+from newsletter.mail import database, subscribers
+from newsletter.mail.ledger import Ledger
 
 
 @pytest.fixture

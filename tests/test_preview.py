@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from newsletter.check import Finding
+from newsletter.check.run import Finding
 from newsletter.cli import main
-from newsletter.config import Paths
-from newsletter.preview import (
+from newsletter.preview.app import (
     EMAIL_CSP,
     MODES,
     UI_CSP,
@@ -32,6 +31,7 @@ from newsletter.preview import (
     render_page,
     strip_images,
 )
+from newsletter.workspace import Paths
 
 ISSUE = "content/issues/2026-12.md"
 BROKEN_FRONT_MATTER = "---\nsubject: [unclosed\n---\nHello\n"
@@ -145,11 +145,11 @@ def test_images_off_keeps_alt_text_and_drops_every_source() -> None:
 
 def test_local_images_are_served_from_content(workspace: Path) -> None:
     """An image under content/images/ shows in the preview before it is published."""
-    from newsletter.preview import local_images
+    from newsletter.preview.app import local_images
 
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     config_url = "https://news.example.org/issues/2026-12/images/"
-    from newsletter.config import load_config
+    from newsletter.load.config import load_config
 
     config = load_config(Paths(workspace))
     document = f'<img src="{config_url}calm.jpg" alt="">'
@@ -422,7 +422,7 @@ def FakeFinding() -> Finding:
 
 def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Each finding shows its severity, path:line, message and fix, escaped."""
-    import newsletter.preview
+    import newsletter.preview.app
 
     calls = []
 
@@ -430,7 +430,7 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
         calls.append((rendered.issue.id, config.title, paths.root))
         return [FakeFinding()]
 
-    monkeypatch.setattr(newsletter.preview, "check_rendered", fake_check)
+    monkeypatch.setattr(newsletter.preview.app, "check_rendered", fake_check)
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     assert calls == [("2026-12", "Notes from the Table", workspace)]
     page = render_page(snapshot)
@@ -442,12 +442,12 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
 
 def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A bug in a check rule is shown in the panel; the email is still previewed."""
-    import newsletter.preview
+    import newsletter.preview.app
 
     def broken(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
         raise RuntimeError("rule exploded")
 
-    monkeypatch.setattr(newsletter.preview, "check_rendered", broken)
+    monkeypatch.setattr(newsletter.preview.app, "check_rendered", broken)
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     assert snapshot.ok and snapshot.findings is None
     assert snapshot.check_error == "check failed: RuntimeError: rule exploded"
@@ -456,7 +456,7 @@ def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeyp
 
 def test_render_is_published_before_the_check_runs(workspace: Path) -> None:
     """The email appears as soon as it renders; the findings follow as a version of their own."""
-    from newsletter.preview import CHECKED, render_snapshot
+    from newsletter.preview.app import CHECKED, render_snapshot
 
     draft = render_snapshot(Paths(workspace), None, version="t-1")
     assert draft.snapshot.checking and draft.snapshot.findings is None
@@ -471,7 +471,7 @@ def test_events_tell_apart_new_findings_from_a_new_render(app: Preview) -> None:
     """Only the check panel needs refreshing when the same render gets its findings."""
     from dataclasses import replace
 
-    from newsletter.preview import CHECKED
+    from newsletter.preview.app import CHECKED
 
     current = app.state.snapshot
     base = current.version.removesuffix(CHECKED)

@@ -15,8 +15,8 @@ from browser import artifacts_fixture, chrome_fixture, clear_viewport, rgb, set_
 from conftest import copy_example, running_preview
 
 from newsletter.colors import AA_LARGE, AA_NORMAL, contrast
-from newsletter.config import Paths
-from newsletter.preview import PHONE_WIDTHS, Preview
+from newsletter.preview.app import PHONE_WIDTHS, Preview
+from newsletter.workspace import Paths
 
 pytestmark = pytest.mark.browser
 
@@ -233,7 +233,7 @@ def test_light_view_ignores_a_dark_operating_system(browser: Any, shared: Previe
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     from newsletter.colors import parse_hex
-    from newsletter.config import load_config
+    from newsletter.load.config import load_config
 
     assert card == parse_hex(load_config(shared.paths).brand.surface)
 

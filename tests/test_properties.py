@@ -10,13 +10,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsletter.build import render_rendered
-from newsletter.config import Paths, load_config
+from newsletter.build.pipeline import render_rendered
+from newsletter.build.placeholders import export, fill, recipient_values
+from newsletter.build.render import markdown_to_html
 from newsletter.errors import NewsletterError
-from newsletter.frontmatter import parse_document
+from newsletter.load.config import load_config
+from newsletter.load.frontmatter import parse_document
 from newsletter.model import Article, Consent, Issue, Testimonial
-from newsletter.placeholders import export, fill, recipient_values
-from newsletter.render import markdown_to_html
+from newsletter.workspace import Paths
 
 REPO = Path(__file__).resolve().parent.parent
 PATHS = Paths(REPO)

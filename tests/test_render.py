@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build import render_workspace
-from newsletter.config import Paths
-from newsletter.links import add_utm
-from newsletter.placeholders import export, fill, recipient_values
-from newsletter.render import markdown_to_html, sanitize, shift_headings
+from newsletter.build.links import add_utm
+from newsletter.build.pipeline import render_workspace
+from newsletter.build.placeholders import export, fill, recipient_values
+from newsletter.build.render import markdown_to_html, sanitize, shift_headings
+from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
 TESTIMONIAL = "content/testimonials/n-l-massage-craniosacral.md"

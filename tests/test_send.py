@@ -14,10 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_sink import Sink, self_signed, server_tls
 
-from newsletter import build, database, ledger, mime, subscribers, tokens
-from newsletter import send as sending
-from newsletter.config import Paths
+from newsletter import tokens
+from newsletter.build import mime
+from newsletter.build import pipeline as build
 from newsletter.errors import NewsletterError
+from newsletter.mail import database, ledger, subscribers
+from newsletter.mail import send as sending
+from newsletter.workspace import Paths
 
 SECRET = "test-secret-not-for-production"
 FAST = sending.SendOptions(retry_after=0.05, retry_cap=0.2)
@@ -121,7 +124,7 @@ def test_every_active_subscriber_gets_one_personal_message(paths, issue) -> None
         assert "Reader" in html.get_payload(decode=True).decode()
     assert len(ids) == 12
     assert sending.recipient  # the Message-ID is a pure function of issue and address:
-    from newsletter.mime import message_id
+    from newsletter.build.mime import message_id
 
     expected = message_id("2026-12", "reader0@example.org", domain="example.com")
     assert sink.messages_to("reader0@example.org")[0]["Message-ID"] == expected
@@ -422,7 +425,7 @@ def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(
 @given(lines=st.lists(st.sampled_from(["", ".", "..", ".x", "x.", "a", "=2E"]), max_size=12))
 def test_dot_stuffing_matches_smtplib(lines: list[str]) -> None:
     """Every line-leading dot is doubled, exactly as smtplib's regex does, CRLF or bare LF."""
-    from newsletter.smtp import _DOT, stuff_dots
+    from newsletter.mail.smtp import _DOT, stuff_dots
 
     for separator in (b"\r\n", b"\n"):
         message = separator.join(line.encode() for line in lines)

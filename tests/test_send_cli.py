@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from smtp_sink import Sink
 
-from newsletter import database, subscribers, tokens
+from newsletter import tokens
+from newsletter.mail import database, subscribers
 
 SECRET = "test-secret-not-for-production"  # conftest sets NEWSLETTER_SECRET to this
 
@@ -164,7 +165,7 @@ def test_a_bad_test_address_is_reported_before_anything_is_sent(cli, sink) -> No
 
 def test_status_lists_a_message_left_in_flight_by_a_crash(cli, readers, workspace) -> None:
     """A process killed mid-handover leaves one row `sending`: status names it."""
-    from newsletter.ledger import Ledger
+    from newsletter.mail.ledger import Ledger
 
     conn = database.connect(workspace / "data" / "newsletter.db")
     ledger = Ledger(conn, "2026-12")
@@ -181,7 +182,7 @@ def test_status_lists_a_message_left_in_flight_by_a_crash(cli, readers, workspac
 
 
 def test_status_shows_a_deferred_message_with_its_reply_and_next_try(cli, readers, workspace):
-    from newsletter.ledger import Ledger
+    from newsletter.mail.ledger import Ledger
 
     conn = database.connect(workspace / "data" / "newsletter.db")
     ledger = Ledger(conn, "2026-12")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from smtp_sink import Sink
 
-from newsletter import database, ledger
+from newsletter.mail import database, ledger
 
 READERS = 240
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import stylecache
+from newsletter.build import stylecache
 
 RENDER = """
 import json, sys
@@ -37,9 +37,9 @@ def counting_styles(*args, **kwargs):
 
 cssutils.parseString, cssutils.parseStyle = counting, counting_styles
 from pathlib import Path
-from newsletter.build import render_workspace
-from newsletter.config import Paths
-from newsletter.placeholders import export
+from newsletter.build.pipeline import render_workspace
+from newsletter.workspace import Paths
+from newsletter.build.placeholders import export
 
 config, rendered = render_workspace(Paths(Path(sys.argv[1])))
 html = export(rendered.html, rendered.nonce, escape_literal=True)
@@ -196,7 +196,7 @@ def test_declarations_stay_bounded(tmp_path, monkeypatch) -> None:
 def test_the_cache_folder_comes_from_the_environment(tmp_path, monkeypatch) -> None:
     from pathlib import Path
 
-    from newsletter.cache import cache_folder
+    from newsletter.build.cache import cache_folder
 
     monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(tmp_path / "own"))
     assert cache_folder("x") == tmp_path / "own" / "x"

@@ -14,11 +14,11 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter import database
-from newsletter import subscribers as subs
 from newsletter.cli import main
-from newsletter.database import MIGRATIONS, connect, migrate, schema_version, transaction
 from newsletter.errors import NewsletterError
+from newsletter.mail import database
+from newsletter.mail import subscribers as subs
+from newsletter.mail.database import MIGRATIONS, connect, migrate, schema_version, transaction
 
 NOW = "2026-03-02T09:00:00Z"
 

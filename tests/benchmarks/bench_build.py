@@ -18,14 +18,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from newsletter.build import _env, load_workspace, render_rendered  # noqa: E402
-from newsletter.config import Paths  # noqa: E402
-from newsletter.content import pick_issue  # noqa: E402
-from newsletter.inline import inline_css  # noqa: E402
-from newsletter.mime import MessageTemplate, Recipient  # noqa: E402
-from newsletter.placeholders import export, recipient_values  # noqa: E402
-from newsletter.render import markdown_to_html, render_issue  # noqa: E402
-from newsletter.textify import html_to_text  # noqa: E402
+from newsletter.build.inline import inline_css  # noqa: E402
+from newsletter.build.mime import MessageTemplate, Recipient  # noqa: E402
+from newsletter.build.pipeline import _env, load_workspace, render_rendered  # noqa: E402
+from newsletter.build.placeholders import export, recipient_values  # noqa: E402
+from newsletter.build.render import markdown_to_html, render_issue  # noqa: E402
+from newsletter.build.textify import html_to_text  # noqa: E402
+from newsletter.load.content import pick_issue  # noqa: E402
+from newsletter.workspace import Paths  # noqa: E402
 
 
 def median_ms(samples: list[float]) -> float:

@@ -12,9 +12,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from newsletter.build import render_workspace  # noqa: E402
-from newsletter.check import check_rendered, check_workspace  # noqa: E402
-from newsletter.config import Paths  # noqa: E402
+from newsletter.build.pipeline import render_workspace  # noqa: E402
+from newsletter.check.run import check_rendered, check_workspace  # noqa: E402
+from newsletter.workspace import Paths  # noqa: E402
 
 
 def workspace(tmp: Path, name: str, extra_kb: int) -> Path:

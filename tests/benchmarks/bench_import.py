@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from newsletter.csvimport import import_csv  # noqa: E402
+from newsletter.mail.csvimport import import_csv  # noqa: E402
 
 COMMON = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com",
           "comcast.net", "me.com", "msn.com", "bücher.de"]  # fmt: skip
@@ -35,15 +35,15 @@ def hwm():
 
 mode, db = sys.argv[1], Path(sys.argv[2])
 if mode == "stream":
-    from newsletter.database import connect
-    from newsletter.subscribers import iter_active
+    from newsletter.mail.database import connect
+    from newsletter.mail.subscribers import iter_active
     conn = connect(db)
     before = hwm()
     tracemalloc.start()
     count = sum(1 for _ in iter_active(conn))
     peak = tracemalloc.get_traced_memory()[1]
 else:
-    from newsletter.csvimport import import_csv
+    from newsletter.mail.csvimport import import_csv
     before = hwm()
     tracemalloc.start()
     count = import_csv(db, Path(sys.argv[3]), path="clients.csv").counts.added

@@ -32,9 +32,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from newsletter import build, database  # noqa: E402
-from newsletter import send as sending  # noqa: E402
-from newsletter.config import Paths  # noqa: E402
+from newsletter.build import pipeline as build  # noqa: E402
+from newsletter.mail import database  # noqa: E402
+from newsletter.mail import send as sending  # noqa: E402
+from newsletter.workspace import Paths  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "10000"))
 RSS_SUBSCRIBERS = int(os.environ.get("BENCH_RSS_SUBSCRIBERS", "100000"))

@@ -1,0 +1,111 @@
+"""Split a content file into YAML front matter and a Markdown body, keeping every key's line."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import yaml
+
+from newsletter.errors import NewsletterError, Problem
+
+
+class Field(NamedTuple):
+    value: Any
+    line: int
+    """Line in the file (1-based) of the key."""
+    children: dict[str, Field] | None = None
+    """Per-key lines when the value is a mapping."""
+
+
+class Document(NamedTuple):
+    path: str
+    fields: dict[str, Field]
+    body: str
+    body_line: int
+    """Line where the body starts."""
+    end_line: int
+    """Line of the closing fence (used for problems about missing keys)."""
+
+
+def _node_fields(
+    node: yaml.MappingNode, offset: int, path: str, problems: list[Problem]
+) -> dict[str, Field]:
+    fields: dict[str, Field] = {}
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + offset
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(path, line, "front matter keys must be plain words"))
+            continue
+        key = str(key_node.value)
+        if key in fields:
+            problems.append(
+                Problem(path, line, f"{key}: duplicate key (first on line {fields[key].line})")
+            )
+            continue
+        children = (
+            _node_fields(value_node, offset, path, problems)
+            if isinstance(value_node, yaml.MappingNode)
+            else None
+        )
+        try:
+            value = yaml.constructor.SafeConstructor().construct_object(value_node, deep=True)
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or "unsupported YAML"
+            problems.append(Problem(path, value_node.start_mark.line + offset, f"{key}: {reason}"))
+            continue
+        fields[key] = Field(value, line, children)
+    return fields
+
+
+def parse_document(text: str, *, path: str) -> Document:
+    """Front matter between `---` fences, then Markdown; errors name the offending line."""
+    if not text.strip():
+        raise NewsletterError.single(
+            path, "the file is empty; it needs front matter between '---' lines", 1
+        )
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        raise NewsletterError.single(
+            path,
+            "missing front matter: the first line must be '---', then key: value lines, then '---'",
+            1,
+        )
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        raise NewsletterError.single(
+            path, "front matter is not closed: add a line '---' after it", 1
+        )
+    source = "\n".join(lines[1:end])
+    offset = 2  # YAML line 0 is file line 2
+    try:
+        node = yaml.compose(source, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        # The context mark is where the broken construct began (an unclosed list's own line);
+        # the problem mark is where the parser gave up, often the line after.
+        mark = exc.context_mark or exc.problem_mark
+        line = mark.line + offset if mark else 1
+        reason = exc.problem or "invalid YAML"
+        raise NewsletterError.single(
+            path, f"front matter is not valid YAML: {reason}", line
+        ) from None
+    except yaml.YAMLError as exc:
+        raise NewsletterError.single(path, f"front matter is not valid YAML: {exc}", 1) from None
+    if node is None:
+        raise NewsletterError.single(path, "the front matter is empty", 1)
+    if not isinstance(node, yaml.MappingNode):
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        raise NewsletterError(
+            [
+                Problem(
+                    path,
+                    node.start_mark.line + offset,
+                    f"front matter must be key: value pairs, got {kind}",
+                )
+            ]
+        )
+    problems: list[Problem] = []
+    fields = _node_fields(node, offset, path, problems)
+    if problems:
+        raise NewsletterError(problems)
+    body = "\n".join(lines[end + 1 :])
+    return Document(path, fields, body, end + 2, end + 1)

@@ -1,0 +1,89 @@
+"""Every table of the subscriber database, as named forward migrations.
+
+Each migration runs in one transaction with its `PRAGMA user_version` bump (see
+`database.migrate`). Never edit or reorder one that has shipped; append a new one to
+MIGRATIONS. A migration runs inside a transaction: use conn.execute (executescript commits).
+Timestamps are stored in one format everywhere: UTC ISO 8601 with seconds, `2026-12-01T09:30:00Z`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def subscribers_v1(conn: sqlite3.Connection) -> None:
+    """The subscriber list; a row is kept after unsubscribing as proof of the request.
+
+    `email_key` (the normalised address, lower-cased) makes addresses unique regardless of
+    case, including non-ASCII local parts that COLLATE NOCASE would not fold.
+    """
+    conn.execute(
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+            source TEXT NOT NULL DEFAULT '',
+            consent TEXT NOT NULL,
+            consent_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            unsubscribed_at TEXT
+        ) STRICT
+        """
+    )
+    conn.execute("CREATE INDEX subscribers_status_id ON subscribers (status, id)")
+
+
+def ledger_v1(conn: sqlite3.Connection) -> None:
+    """Send runs and their per-recipient deliveries (the subscriber table must exist)."""
+    conn.execute(
+        """
+        CREATE TABLE send_runs (
+            issue_id TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('live', 'test', 'dry-run')),
+            started_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (issue_id, scope)
+        ) STRICT
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            issue_id TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('live', 'test', 'dry-run')),
+            subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+                ('pending', 'sending', 'sent', 'failed', 'deferred', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_reply TEXT NOT NULL DEFAULT '',
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            claim TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (issue_id, scope, email_key)
+        ) STRICT
+        """
+    )
+    # No index covers `state`, `attempts`, `updated_at` or `sent_at`: marking a row rewrites
+    # only its table page (usually one page per message for `sent` + the next `sending`),
+    # which is most of the cost of each message. Claims walk (issue_id, scope) in id order.
+    conn.execute("CREATE INDEX deliveries_issue ON deliveries (issue_id, scope)")
+    conn.execute(
+        "CREATE INDEX deliveries_deferred ON deliveries (issue_id, scope, next_attempt_at) "
+        "WHERE state = 'deferred'"
+    )
+    conn.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [subscribers_v1, ledger_v1]

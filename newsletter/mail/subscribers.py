@@ -1,0 +1,339 @@
+"""The subscriber list in SQLite: add, unsubscribe, bounce, stream, count, export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TextIO
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import NewsletterError
+from newsletter.mail.database import transaction
+
+STATUSES = ("active", "unsubscribed", "bounced", "complained")
+"""Only `active` receives mail; the others are kept as proof and never re-activated by import."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One row of the list; `consent` says how they agreed, `consent_at` when."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    source: str
+    consent: str
+    consent_at: str
+    created_at: str
+    updated_at: str
+    unsubscribed_at: str | None
+
+
+COLUMNS = tuple(f.name for f in fields(Subscriber))
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM subscribers"
+
+
+def now_utc() -> str:
+    """Timestamps are ISO 8601 UTC strings: sortable, readable in an export."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# An unquoted ASCII local part (RFC 5322 dot-atom): email-validator leaves it as written.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain(domain: str) -> tuple[str, str]:
+    """(normalised, ASCII) form of a domain, validated once: lists repeat a few domains."""
+    result = validate_email(f"a@{domain}", check_deliverability=False)
+    return result.domain, result.ascii_domain
+
+
+def normalize_email(address: str) -> str:
+    """The address as stored: email-validator's normalised form (IDN domain, no DNS).
+
+    Raises ValueError with email-validator's explanation. The common case (ASCII local part)
+    takes a fast path that gives the same answer, so 100,000 rows import in seconds.
+    """
+    address = address.strip()
+    local, at, domain = address.rpartition("@")
+    if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
+        try:
+            unicode_domain, ascii_domain = _domain(domain)
+        except EmailNotValidError:
+            pass  # the full validation below gives the message for the whole address
+        else:
+            if len(local) + 1 + len(ascii_domain) <= 254:
+                return f"{local}@{unicode_domain}"
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def email_key(email: str) -> str:
+    """The uniqueness key: two addresses differing only in case are the same subscriber."""
+    return email.lower()
+
+
+def _row(row: sqlite3.Row | None) -> Subscriber | None:
+    return Subscriber(*row) if row is not None else None
+
+
+def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
+    """The subscriber with this address in any case, or None (also for an invalid address)."""
+    try:
+        key = email_key(normalize_email(email))
+    except ValueError:
+        return None
+    return _row(conn.execute(f"{_SELECT} WHERE email_key = ?", (key,)).fetchone())
+
+
+def _valid(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except ValueError as exc:
+        raise NewsletterError.single(email, str(exc)) from None
+
+
+def add(
+    conn: sqlite3.Connection,
+    email: str,
+    *,
+    consent: str,
+    name: str = "",
+    source: str = "",
+    resubscribe: bool = False,
+    now: str | None = None,
+) -> Subscriber:
+    """Add an active subscriber with the consent they gave.
+
+    An address already in the list is left alone, unless `resubscribe` records new consent
+    from someone who had left: that is the only way back to active.
+    """
+    address = _valid(email)
+    consent = " ".join(consent.split())
+    if not consent:
+        raise NewsletterError.single(address, NO_CONSENT_ONE)
+    now = now or now_utc()
+    with transaction(conn):
+        existing = get(conn, address)
+        if existing is None:
+            conn.execute(
+                "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
+                " consent_at, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                (address, email_key(address), clean_name(name), source, consent, now, now, now),
+            )
+        elif existing.status == "active":
+            raise NewsletterError.single(existing.email, "already subscribed")
+        elif not resubscribe:
+            raise NewsletterError.single(
+                existing.email,
+                f"{existing.status} since {_status_date(existing)}; "
+                "add --resubscribe only if they asked to receive the newsletter again",
+            )
+        else:
+            conn.execute(
+                "UPDATE subscribers SET status = 'active', consent = ?, consent_at = ?,"
+                " name = COALESCE(NULLIF(?, ''), name), updated_at = ?"
+                " WHERE id = ?",
+                (consent, now, clean_name(name), now, existing.id),
+            )
+        added = get(conn, address)
+    assert added is not None
+    return added
+
+
+NO_CONSENT_ONE = (
+    "no consent recorded: give --consent with how and when they agreed to receive the "
+    "newsletter (e.g. --consent 'signed up at the front desk, 2026-03-02')"
+)
+
+
+def _status_date(subscriber: Subscriber) -> str:
+    if subscriber.status == "unsubscribed" and subscriber.unsubscribed_at:
+        return subscriber.unsubscribed_at
+    return subscriber.updated_at
+
+
+def clean_name(name: str) -> str:
+    """One line, single spaces: names go into greetings and headers."""
+    return " ".join(name.split())
+
+
+def _set_status(conn: sqlite3.Connection, email: str, status: str, now: str | None) -> Subscriber:
+    address = _valid(email)
+    now = now or now_utc()
+    with transaction(conn):
+        existing = get(conn, address)
+        if existing is None:
+            raise NewsletterError.single(address, "not in the subscriber list")
+        if existing.status != status:
+            conn.execute(
+                "UPDATE subscribers SET status = ?, updated_at = ?,"
+                " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
+                " WHERE id = ?",
+                (status, now, status, now, existing.id),
+            )
+        changed = get(conn, address)
+    assert changed is not None
+    return changed
+
+
+def mark_unsubscribed(
+    conn: sqlite3.Connection, email: str, *, now: str | None = None
+) -> Subscriber:
+    """Stop mail to this address; the row stays, with the date, as proof of the request."""
+    return _set_status(conn, email, "unsubscribed", now)
+
+
+def mark_bounced(conn: sqlite3.Connection, email: str, *, now: str | None = None) -> Subscriber:
+    """Stop mail to an address that hard-bounced; imports will not re-activate it."""
+    return _set_status(conn, email, "bounced", now)
+
+
+def mark_complained(conn: sqlite3.Connection, email: str, *, now: str | None = None) -> Subscriber:
+    """Stop mail to someone who reported it as spam."""
+    return _set_status(conn, email, "complained", now)
+
+
+def iter_subscribers(
+    conn: sqlite3.Connection, *, status: str | None = None, after_id: int = 0
+) -> Iterator[Subscriber]:
+    """Subscribers in id order, one row at a time from the cursor: memory stays flat.
+
+    `after_id` resumes after the last one handled. Rows are fetched on a cursor of their own,
+    so the caller may write (e.g. a ledger) on the same connection while iterating.
+    """
+    if status is not None and status not in STATUSES:
+        raise NewsletterError.single(
+            "--status", f"expected one of {', '.join(STATUSES)}, got {status!r}"
+        )
+    where, params = "WHERE id > ?", [after_id]
+    if status is not None:
+        where += " AND status = ?"
+        params.append(status)
+    cursor = conn.execute(f"{_SELECT} {where} ORDER BY id", params)
+    try:
+        for row in cursor:
+            yield Subscriber(*row)
+    finally:
+        cursor.close()
+
+
+def iter_active(conn: sqlite3.Connection, *, after_id: int = 0) -> Iterator[Subscriber]:
+    """Everyone who should receive the next issue, in a stable order, streamed."""
+    return iter_subscribers(conn, status="active", after_id=after_id)
+
+
+def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    """Subscribers per status, every status present (0 when none)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, number in conn.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status"):
+        counts[status] = number
+    return counts
+
+
+def export_csv(conn: sqlite3.Connection, out: TextIO, *, status: str | None = None) -> int:
+    """Write every column of every row as CSV (header first); return the number of rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    rows = 0
+    for subscriber in iter_subscribers(conn, status=status):
+        writer.writerow(["" if v is None else v for v in vars(subscriber).values()])
+        rows += 1
+    return rows
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What an import did (or, in a dry run, would do) to the list."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    """Unsubscribed, bounced or complained: never made active again by an import."""
+
+
+class _DryRun(Exception):
+    """Raised inside the import transaction to roll it back after counting."""
+
+
+def import_rows(
+    conn: sqlite3.Connection,
+    rows: Iterable[tuple[str, str, str]],
+    *,
+    source: str,
+    dry_run: bool = False,
+    now: str | None = None,
+) -> ImportCounts:
+    """Merge (email, name, consent) rows, unique by address, into the list in one transaction.
+
+    New addresses are added as active with their consent; active ones get a changed name;
+    anyone who left stays as they are. A dry run does the same work and rolls it back, so
+    its counts are exactly what the real import would report.
+    """
+    now = now or now_utc()
+    counts = ImportCounts()
+    try:
+        with transaction(conn):
+            conn.execute(
+                "CREATE TEMP TABLE incoming (key TEXT PRIMARY KEY, email TEXT NOT NULL,"
+                " name TEXT NOT NULL, consent TEXT NOT NULL)"
+            )
+            conn.executemany(
+                "INSERT INTO temp.incoming (key, email, name, consent) VALUES (?, ?, ?, ?)",
+                ((email_key(email), email, name, consent) for email, name, consent in rows),
+            )
+            total, added, updated, skipped = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(s.id IS NULL), 0),"
+                " COALESCE(SUM(s.status = 'active' AND i.name != '' AND i.name != s.name), 0),"
+                " COALESCE(SUM(s.status != 'active'), 0)"
+                " FROM temp.incoming i LEFT JOIN subscribers s ON s.email_key = i.key"
+            ).fetchone()
+            counts = ImportCounts(added, updated, total - added - updated - skipped, skipped)
+            conn.execute(
+                "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
+                " consent_at, created_at, updated_at)"
+                " SELECT i.email, i.key, i.name, 'active', ?, i.consent, ?, ?, ?"
+                " FROM temp.incoming i WHERE NOT EXISTS"
+                " (SELECT 1 FROM subscribers s WHERE s.email_key = i.key) ORDER BY i.rowid",
+                (source, now, now, now),
+            )
+            conn.execute(
+                "UPDATE subscribers SET name = i.name, updated_at = ? FROM temp.incoming i"
+                " WHERE subscribers.email_key = i.key AND subscribers.status = 'active'"
+                " AND i.name != '' AND i.name != subscribers.name",
+                (now,),
+            )
+            conn.execute("DROP TABLE temp.incoming")
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return counts
+
+
+def export_csv_file(conn: sqlite3.Connection, file: Path) -> int:
+    """Export to a file, replaced only once complete: a failed export leaves the old one."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    partial = file.with_name(f".{file.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            rows = export_csv(conn, out)
+        partial.replace(file)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise NewsletterError.single(
+            str(file), f"cannot write the export: {exc.strerror}"
+        ) from None
+    return rows
