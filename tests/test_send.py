@@ -17,6 +17,7 @@ from smtp_sink import Sink, self_signed, server_tls
 from newsletter import tokens
 from newsletter.build import mime
 from newsletter.build import pipeline as build
+from newsletter.build.recipient import make_recipient
 from newsletter.errors import NewsletterError
 from newsletter.mail import database, ledger, subscribers
 from newsletter.mail import send as sending
@@ -123,7 +124,7 @@ def test_every_active_subscriber_gets_one_personal_message(paths, issue) -> None
         html = next(p for p in msg.walk() if p.get_content_type() == "text/html")
         assert "Reader" in html.get_payload(decode=True).decode()
     assert len(ids) == 12
-    assert sending.recipient  # the Message-ID is a pure function of issue and address:
+    assert make_recipient  # the Message-ID is a pure function of issue and address:
     from newsletter.build.mime import message_id
 
     expected = message_id("2026-12", "reader0@example.org", domain="example.com")
@@ -415,7 +416,7 @@ def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(
     and address the bytes equal those of encoding the whole filled document, and the To
     header those of the generic folder."""
     config, template = issue_template
-    person = sending.recipient(address, name, config=config, secret=SECRET)
+    person = make_recipient(address, name, config=config, secret=SECRET)
     assert template._html_qp.encode(person.values) == mime._qp(template.html.fill(person.values))
     assert template._text_qp.encode(person.values) == mime._qp(template.text.fill(person.values))
     to = mime.format_address(person.name, person.address)

@@ -14,10 +14,10 @@ import email.utils
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from newsletter.build.placeholders import Compiled, compile_markers, export
+from newsletter.build.recipient import Recipient
 from newsletter.model import Config, Rendered
 
 _POLICY = email.policy.SMTP.clone(max_line_length=78)
@@ -139,15 +139,6 @@ class _QpBody:
 
     def encode(self, values: Mapping[str, str]) -> bytes:
         return b"".join(s if isinstance(s, bytes) else _qp(s.fill(values)) for s in self.segments)
-
-
-class Recipient(NamedTuple):
-    address: str
-    name: str
-    values: Mapping[str, str]
-    """Placeholder values, already containing the recipient's unsubscribe URL."""
-    unsubscribe_url: str = ""
-    unsubscribe_mailto: str = ""
 
 
 class MessageTemplate:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from newsletter.build.placeholders import export, recipient_values
+from newsletter.build.placeholders import export
 from newsletter.errors import Collector, NewsletterError
 from newsletter.load.config import load_config
 from newsletter.load.content import Library, load_library, pick_issue
@@ -99,24 +99,11 @@ def render_workspace(paths: Paths, issue_id: str | None = None) -> tuple[Config,
 
 def sample_message(rendered: Rendered, /, *, config: Config, secret: str) -> bytes:
     """The message as the sender would receive it: every placeholder filled for them."""
-    from newsletter.build.mime import MessageTemplate, Recipient
-    from newsletter.tokens import sign, unsubscribe_url
+    from newsletter.build.mime import MessageTemplate
+    from newsletter.build.recipient import make_recipient
 
-    token = sign(config.sender_email, secret)
-    url = unsubscribe_url(config.unsubscribe_url, token) if config.unsubscribe_url else ""
-    mailto = (
-        f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe&body={token}"
-        if config.unsubscribe_mailto
-        else ""
-    )
-    values = recipient_values(
-        email=config.sender_email,
-        name=config.sender_name,
-        unsubscribe_url=url or mailto,
-        fallback=config.greeting_fallback,
-    )
-    template = MessageTemplate(rendered, config=config)
-    return template.render(Recipient(config.sender_email, config.sender_name, values, url, mailto))
+    reader = make_recipient(config.sender_email, config.sender_name, config=config, secret=secret)
+    return MessageTemplate(rendered, config=config).render(reader)
 
 
 def _write_issue(

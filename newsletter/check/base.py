@@ -12,7 +12,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
-from newsletter.build.placeholders import fill, recipient_values
+from newsletter.build.placeholders import fill
 from newsletter.model import Config, Rendered
 from newsletter.workspace import Paths
 
@@ -124,19 +124,10 @@ def make_locator(rendered: Rendered, paths: Paths) -> Locator:
 
 def sample_values(config: Config) -> dict[str, str]:
     """A plausible recipient, so the checked HTML is what a subscriber receives."""
-    from newsletter.tokens import sign, unsubscribe_url
+    from newsletter.build.recipient import make_recipient
 
-    token = sign("reader@example.net", SAMPLE_SECRET)
-    if config.unsubscribe_url:
-        url = unsubscribe_url(config.unsubscribe_url, token)
-    else:
-        url = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe&body={token}"
-    return recipient_values(
-        email="reader@example.net",
-        name="Sam Reader",
-        unsubscribe_url=url,
-        fallback=config.greeting_fallback,
-    )
+    reader = make_recipient("reader@example.net", "Sam Reader", config=config, secret=SAMPLE_SECRET)
+    return dict(reader.values)
 
 
 @dataclass

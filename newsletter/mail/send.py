@@ -25,6 +25,7 @@ from typing import Protocol
 
 from newsletter import tokens
 from newsletter.build import mime, placeholders
+from newsletter.build.recipient import make_recipient
 from newsletter.errors import NewsletterError, Problem
 from newsletter.mail import ledger as ledger_mod
 from newsletter.mail.ledger import Ledger, Row
@@ -219,18 +220,6 @@ def content_hash(rendered: Rendered) -> str:
     return digest.hexdigest()[:16]
 
 
-def unsubscribe_links(email: str, *, config: Config, secret: str) -> tuple[str, str]:
-    """The personal HTTPS link and mailto alternative, each carrying the signed token."""
-    token = tokens.sign(email, secret)
-    url = tokens.unsubscribe_url(config.unsubscribe_url, token) if config.unsubscribe_url else ""
-    mailto = (
-        f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe&body={token}"
-        if config.unsubscribe_mailto
-        else ""
-    )
-    return url, mailto
-
-
 def test_recipients(addresses: Sequence[str]) -> list[tuple[str, str]]:
     """Validated (email, '') pairs for a test send; every bad address reported at once."""
     from newsletter.mail.subscribers import normalize_email
@@ -245,16 +234,6 @@ def test_recipients(addresses: Sequence[str]) -> list[tuple[str, str]]:
     if problems:
         raise NewsletterError(problems)
     return good
-
-
-def recipient(email: str, name: str, *, config: Config, secret: str) -> mime.Recipient:
-    url, mailto = unsubscribe_links(email, config=config, secret=secret)
-    values = placeholders.recipient_values(
-        email=email, name=name, unsubscribe_url=url or mailto, fallback=config.greeting_fallback
-    )
-    return mime.Recipient(
-        address=email, name=name, values=values, unsubscribe_url=url, unsubscribe_mailto=mailto
-    )
 
 
 @contextlib.contextmanager
@@ -418,7 +397,7 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
                     if run.stop.wait(wait):
                         break
                 message = run.template.render(
-                    recipient(row.email, row.name, config=job.config, secret=job.secret)
+                    make_recipient(row.email, row.name, config=job.config, secret=job.secret)
                 )
                 if not _connected(transport) and not _reconnect(run, transport):
                     break

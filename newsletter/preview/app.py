@@ -196,14 +196,12 @@ def truncate(text: str, limit: int) -> str:
 
 def sample_values(config: Config) -> dict[str, str]:
     """Placeholder values for the preview: the sender reading their own newsletter."""
-    from newsletter.build.placeholders import recipient_values
+    from newsletter.build.recipient import make_recipient
 
-    return recipient_values(
-        email=config.sender_email,
-        name=config.sender_name,
-        unsubscribe_url=config.unsubscribe_url or f"mailto:{config.unsubscribe_mailto}",
-        fallback=config.greeting_fallback,
+    reader = make_recipient(
+        config.sender_email, config.sender_name, config=config, secret=PREVIEW_SECRET
     )
+    return dict(reader.values)
 
 
 def message_headers(

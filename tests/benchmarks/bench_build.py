@@ -19,9 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from newsletter.build.inline import inline_css  # noqa: E402
-from newsletter.build.mime import MessageTemplate, Recipient  # noqa: E402
+from newsletter.build.mime import MessageTemplate  # noqa: E402
 from newsletter.build.pipeline import _env, load_workspace, render_rendered  # noqa: E402
 from newsletter.build.placeholders import export, recipient_values  # noqa: E402
+from newsletter.build.recipient import Recipient  # noqa: E402
 from newsletter.build.render import markdown_to_html, render_issue  # noqa: E402
 from newsletter.build.textify import html_to_text  # noqa: E402
 from newsletter.load.content import pick_issue  # noqa: E402

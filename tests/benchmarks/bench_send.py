@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from newsletter.build import pipeline as build  # noqa: E402
+from newsletter.build.recipient import make_recipient  # noqa: E402
 from newsletter.mail import database  # noqa: E402
 from newsletter.mail import send as sending  # noqa: E402
 from newsletter.workspace import Paths  # noqa: E402
@@ -87,7 +88,7 @@ def floor(port: int, root: Path) -> tuple[float, int]:
     config, rendered = build.render_workspace(Paths(root), "2026-12")
     job = sending.Job(root / "x.db", config, rendered, "live", "secret", None)  # type: ignore[arg-type]
     message = job.template().render(
-        sending.recipient("reader0@example.org", "Reader 0", config=config, secret="s")
+        make_recipient("reader0@example.org", "Reader 0", config=config, secret="s")
     )
     conn = smtplib.SMTP("127.0.0.1", port)
     started = time.perf_counter()
@@ -104,7 +105,7 @@ def floor_threads(port: int, root: Path, threads: int = 4) -> float:
 
     config, rendered = build.render_workspace(Paths(root), "2026-12")
     job = sending.Job(root / "x.db", config, rendered, "live", "secret", None)  # type: ignore[arg-type]
-    person = sending.recipient("reader0@example.org", "Reader 0", config=config, secret="s")
+    person = make_recipient("reader0@example.org", "Reader 0", config=config, secret="s")
     message = job.template().render(person)
     share = MESSAGES // threads
 
