@@ -52,6 +52,30 @@ class SmtpSettings(NamedTuple):
         return f"SmtpSettings({shown})"
 
 
+class InboxSettings(NamedTuple):
+    """The IMAP mailbox `newsletter inbox` reads; the password never lives in newsletter.toml."""
+
+    host: str = ""
+    """Empty until configured: `inbox` then says which setting is missing."""
+    port: int = 993
+    """993 with ssl, else 143, unless set."""
+    security: str = "ssl"
+    """One of ssl, starttls, none."""
+    username: str = ""
+    folder: str = "INBOX"
+    processed_folder: str = "Newsletter/Processed"
+    """Where handled messages are moved; `/` stands for the server's hierarchy separator."""
+    password: str = ""
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:
+        """Never the password, which may come from the environment."""
+        shown = ", ".join(
+            f"{k}={v!r}" for k, v in zip(self._fields, self, strict=True) if k != "password"
+        )
+        return f"InboxSettings({shown})"
+
+
 class Config(NamedTuple):
     """The practitioner's settings from content/newsletter.toml."""
 
@@ -89,6 +113,8 @@ class Config(NamedTuple):
     """0 means unlimited."""
     utm: bool = True
     """Add utm_source/medium/campaign to links to the practitioner's own sites."""
+    inbox: InboxSettings = InboxSettings()
+    """Where `newsletter inbox` reads bounces, complaints and unsubscribe requests."""
 
 
 class Image(NamedTuple):

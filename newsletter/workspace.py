@@ -98,3 +98,12 @@ def load_smtp_password(paths: Paths, env: Mapping[str, str] | None = None) -> st
         return env["NEWSLETTER_SMTP_PASSWORD"]
     file = paths.data / "smtp_password"
     return file.read_text(encoding="utf-8").strip() if file.exists() else ""
+
+
+def load_imap_password(paths: Paths, env: Mapping[str, str] | None = None) -> str:
+    """NEWSLETTER_IMAP_PASSWORD, else data/imap_password; never newsletter.toml."""
+    env = os.environ if env is None else env
+    if env.get("NEWSLETTER_IMAP_PASSWORD"):
+        return env["NEWSLETTER_IMAP_PASSWORD"]
+    file = paths.data / "imap_password"
+    return file.read_text(encoding="utf-8").strip() if file.exists() else ""

@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 
 from newsletter import colors
 from newsletter.errors import Collector, NewsletterError, did_you_mean
-from newsletter.model import Brand, Config, SmtpSettings
+from newsletter.model import Brand, Config, InboxSettings, SmtpSettings
 from newsletter.workspace import CONFIG_NAME, Paths, read_text
 
 SECURITY = ("starttls", "ssl", "none")
+IMAP_SECURITY = ("ssl", "starttls", "none")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _LIST_ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]+$")
 
@@ -132,9 +133,17 @@ KEYS: tuple[Key, ...] = (
     Key("smtp", "timeout", float, check=_non_negative),
     Key("send", "rate_per_second", float, check=_non_negative),
     Key("send", "daily_limit", int, check=_non_negative),
+    Key("inbox", "host", str, check=_single_line),
+    Key("inbox", "port", int, check=_port),
+    Key("inbox", "security", str, check=_choice(*IMAP_SECURITY)),
+    Key("inbox", "username", str, check=_single_line),
+    Key("inbox", "folder", str, check=_single_line),
+    Key("inbox", "processed_folder", str, check=_single_line),
+    Key("inbox", "timeout", float, check=_non_negative),
 )
 SECTIONS = sorted({k.section for k in KEYS})
 SECRET_KEYS = {"password", "pass", "secret", "api_key", "token"}
+_SECRET_VARS = {"smtp": "NEWSLETTER_SMTP_PASSWORD", "inbox": "NEWSLETTER_IMAP_PASSWORD"}
 
 
 def key_lines(text: str) -> dict[tuple[str, str], int]:
@@ -196,7 +205,7 @@ def parse_config(
         for name, value in table.items():
             where = lines.get((section, name), line)
             if name in SECRET_KEYS:
-                var = "NEWSLETTER_SMTP_PASSWORD" if section == "smtp" else "NEWSLETTER_SECRET"
+                var = _SECRET_VARS.get(section, "NEWSLETTER_SECRET")
                 problems.add(
                     path,
                     where,
@@ -247,6 +256,7 @@ def parse_config(
             "unsubscribe (RFC 8058, CAN-SPAM)",
         )
     smtp = _smtp_settings(values, env, problems, path, lines)
+    inbox = _inbox_settings(values, env, problems)
     brand = Brand(**{n: values[("brand", n)] for n in Brand._fields if ("brand", n) in values})
     _check_brand(brand, problems, path, lines)
     problems.raise_if_errors()
@@ -277,6 +287,7 @@ def parse_config(
         smtp=smtp,
         rate_per_second=get("send", "rate_per_second", 0.0),
         daily_limit=get("send", "daily_limit", 0),
+        inbox=inbox,
     )
 
 
@@ -326,6 +337,35 @@ def _smtp_settings(
         else:
             settings[name] = raw
     return SmtpSettings(**settings)
+
+
+def _inbox_settings(
+    values: dict[tuple[str, str], Any], env: Mapping[str, str], problems: Collector
+) -> InboxSettings:
+    """[inbox], each key overridable by NEWSLETTER_IMAP_<KEY>; the password comes later, from
+    NEWSLETTER_IMAP_PASSWORD or data/ (workspace.load_imap_password)."""
+    settings: dict[str, Any] = {
+        name: values[("inbox", name)]
+        for name in InboxSettings._fields
+        if ("inbox", name) in values
+    }
+    for name in ("host", "port", "username", "security", "folder"):
+        var = f"NEWSLETTER_IMAP_{name.upper()}"
+        if var not in env:
+            continue
+        raw = env[var].strip()
+        if name == "port":
+            if not raw.isdigit() or _port(int(raw)):
+                problems.add(var, 0, f"expected a port from 1 to 65535, got {raw!r}")
+                continue
+            settings["port"] = int(raw)
+        elif name == "security" and raw not in IMAP_SECURITY:
+            problems.add(var, 0, f"expected one of {', '.join(IMAP_SECURITY)}, got {raw!r}")
+        else:
+            settings[name] = raw
+    if "port" not in settings:
+        settings["port"] = 993 if settings.get("security", "ssl") == "ssl" else 143
+    return InboxSettings(**settings)
 
 
 def _check_brand(
