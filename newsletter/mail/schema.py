@@ -86,4 +86,37 @@ def ledger_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [subscribers_v1, ledger_v1]
+def inbox_events_v1(conn: sqlite3.Connection) -> None:
+    """What `newsletter inbox` read from the mailbox: bounces, complaints, unsubscribe requests.
+
+    One row per (notice, address, kind): the notice's own Message-ID (or a digest of its bytes)
+    makes re-reading the same mail a no-op. `send_key` tells sends apart (issue id from the
+    returned Message-ID, else the send run by date) so soft bounces are counted per send.
+    """
+    conn.execute(
+        """
+        CREATE TABLE inbox_events (
+            id INTEGER PRIMARY KEY,
+            notice_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN
+                ('hard', 'soft', 'policy', 'complaint', 'unsubscribe')),
+            status_code TEXT NOT NULL DEFAULT '',
+            diagnostic TEXT NOT NULL DEFAULT '',
+            send_key TEXT NOT NULL DEFAULT '',
+            occurred_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            UNIQUE (notice_id, email_key, kind)
+        ) STRICT
+        """
+    )
+    conn.execute("CREATE INDEX inbox_events_email ON inbox_events (email_key, kind)")
+    conn.execute("CREATE INDEX inbox_events_send ON inbox_events (send_key, kind)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    subscribers_v1,
+    ledger_v1,
+    inbox_events_v1,
+]

@@ -337,3 +337,39 @@ def export_csv_file(conn: sqlite3.Connection, file: Path) -> int:
             str(file), f"cannot write the export: {exc.strerror}"
         ) from None
     return rows
+
+
+# --- status changes from the mailbox (newsletter inbox) ----------------------------------------
+
+_RANK = {"active": 0, "bounced": 1, "unsubscribed": 2, "complained": 3}
+"""A status read from the mailbox only ever moves up: a bounce never hides an unsubscribe
+request, and nothing but new consent (`add --resubscribe`) undoes a complaint."""
+
+
+def escalate_status(
+    conn: sqlite3.Connection, email: str, status: str, *, now: str | None = None
+) -> tuple[Subscriber, bool] | None:
+    """Move a listed subscriber to `status` when it ranks above their current one.
+
+    Returns (subscriber after, whether it changed), or None when the address is not on the
+    list: mail about a stranger never adds anyone. Nests inside the caller's transaction, so
+    the event that justifies the change commits with it.
+    """
+    if status not in _RANK or status == "active":
+        raise ValueError(f"not a status the mailbox can set: {status!r}")
+    now = now or now_utc()
+    with transaction(conn):
+        existing = get(conn, email)
+        if existing is None:
+            return None
+        if _RANK[status] <= _RANK[existing.status]:
+            return existing, False
+        conn.execute(
+            "UPDATE subscribers SET status = ?, updated_at = ?,"
+            " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
+            " WHERE id = ?",
+            (status, now, status, now, existing.id),
+        )
+        changed = get(conn, email)
+    assert changed is not None
+    return changed, True
