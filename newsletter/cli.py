@@ -459,13 +459,16 @@ def subscribers_list(ctx: Context, status: str | None, db: Path | None) -> None:
     Example:
       newsletter subscribers list --status active
     """
+    from newsletter.inbox.events import reasons
     from newsletter.mail import subscribers as subs
     from newsletter.mail.database import connect
 
     conn = connect(_database(ctx, db))
     try:
+        why = reasons(conn) if status != "active" else {}
         for s in subs.iter_subscribers(conn, status=status):
-            click.echo(f"{s.email}\t{s.status}\t{s.name}")
+            reason = why.get(subs.email_key(s.email)) if s.status != "active" else None
+            click.echo(f"{s.email}\t{s.status}\t{s.name}" + (f"\t{reason}" if reason else ""))
     finally:
         conn.close()
 
@@ -828,8 +831,32 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
             click.echo(
                 f"{new} subscriber(s) joined after the send began (--include-new to send them)."
             )
+        _print_inbox_events(conn, issue_id)
     finally:
         conn.close()
+
+
+def _print_inbox_events(conn: Any, issue_id: str) -> None:
+    """What `newsletter inbox` read back about this send: bounces, complaints, blocks."""
+    from newsletter.inbox.events import for_send
+
+    found = for_send(conn, issue_id)
+    titles = {
+        "hard": "Bounced (read from the mailbox)",
+        "soft": "Soft bounces (3 different sends make an address bounced)",
+        "complaint": "Complaints (marked as spam; never mailed again)",
+        "policy": "Warning: blocked as spam or by policy (5.7.x): your sending reputation, "
+        "not the addresses",
+    }
+    for kind, title in titles.items():
+        rows = [e for e in found if e.kind == kind]
+        if rows:
+            click.echo(f"{title}:")
+            for e in rows[:100]:
+                code = " ".join(p for p in (e.status_code, e.diagnostic[:120]) if p)
+                click.echo(f"  {e.email}: {code} ({e.occurred_at[:16].replace('T', ' ')} UTC)")
+            if len(rows) > 100:
+                click.echo(f"  ... and {len(rows) - 100:,} more")
 
 
 @main.command()
@@ -852,3 +879,84 @@ def unsubscribe(ctx: Context, token_or_url: str, db: Path | None) -> None:
     secret = load_secret(ctx.paths, create=False)
     address, already = unsubscribe_token(_database(ctx, db), token_or_url, secret=secret)
     click.echo(f"{address} was already unsubscribed." if already else f"Unsubscribed {address}.")
+
+
+# --- inbox: bounces, complaints and unsubscribe requests read over IMAP ------------------------
+
+
+def _describe_handled(item: Any) -> str:
+    decision = item.decision
+    changed = {c.email: c for c in item.changes}
+    parts = []
+    for event in decision.events:
+        code = " ".join(p for p in (event.status_code, event.diagnostic[:80]) if p)
+        change = changed.get(event.email)
+        after = f" -> {change.status}" if change and change.changed else ""
+        parts.append(f"{event.email}{': ' + code if code else ''}{after}")
+    what = "; ".join(parts) or f'"{item.subject[:60]}" from {item.sender or "(no sender)"}'
+    return f"  {decision.label:<13}{what}"
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing anywhere.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only mail that arrived on or after this date (YYYY-MM-DD).",
+)
+@db_option
+@pass_ctx
+def inbox(ctx: Context, dry_run: bool, since: Any, db: Path | None) -> None:
+    """Read bounces, spam complaints and unsubscribe requests from your IMAP mailbox.
+
+    Hard bounces (5.1.x, 5.4.4 ...) make the address bounced; soft ones (4.x.x, mailbox
+    full) count, and 3 different sends make it bounced; 5.7.x policy blocks are shown by
+    `status` as a warning about your sending reputation; complaints (feedback loops) make it
+    complained; mail to [unsubscribe] mailto with a valid token (or a plain request from the
+    subscriber's own address) unsubscribes. Handled mail is moved, unread, to
+    inbox.processed_folder; everything else stays exactly where it was. Settings: [inbox]
+    in newsletter.toml, overridden by NEWSLETTER_IMAP_HOST, _PORT, _USERNAME, _SECURITY and
+    _FOLDER; the password only from NEWSLETTER_IMAP_PASSWORD or data/imap_password. Exit 0
+    when the mailbox was read, 1 for a settings, login or TLS problem (nothing changed).
+
+    \b
+    Examples:
+      newsletter inbox --dry-run
+      newsletter inbox --since 2026-12-01
+    """
+    from newsletter.errors import NewsletterError
+    from newsletter.inbox.imap import InboxError
+    from newsletter.inbox.run import run_inbox
+    from newsletter.load.config import load_config
+    from newsletter.tokens import new_secret
+    from newsletter.workspace import load_imap_password, load_secret
+
+    paths = ctx.paths
+    config = load_config(paths)
+    settings = config.inbox._replace(password=load_imap_password(paths))
+    try:
+        secret = load_secret(paths, create=False)
+    except NewsletterError:
+        secret = new_secret()  # no secret yet, so no token was ever issued: none can verify
+    try:
+        summary = run_inbox(
+            _database(ctx, db),
+            config=config._replace(inbox=settings),
+            secret=secret,
+            since=since.date() if since else None,
+            dry_run=dry_run,
+            on_item=lambda item: click.echo(_describe_handled(item)),
+        )
+    except InboxError as exc:
+        click.echo(str(exc.problems[0]), err=True)
+        raise SystemExit(1) from None
+    filed = sum(summary.counts.values())
+    verb = "Would file" if dry_run else "Filed"
+    click.echo(
+        f"{verb} {filed} of {summary.examined} message(s) in {summary.folder} "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(summary.counts.items())) or 'nothing to do'})"
+        f" -> {summary.processed_folder}; {summary.left} left as they were. "
+        f"{summary.elapsed:.1f} s."
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was changed on the server or in the database.")

@@ -1,0 +1,29 @@
+"""The one place that turns an unsubscribe token found in a mail into the subscriber it names.
+
+Kept to two small functions so the token format can change (opaque per-subscriber ids)
+without touching the classifier: `find_tokens` knows what a token looks like in text,
+`address_for_token` what a valid one resolves to.
+"""
+
+from __future__ import annotations
+
+import re
+
+from newsletter import tokens
+
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_.-])\d+\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-])"
+)
+
+
+def find_tokens(text: str) -> list[str]:
+    """Every string in the text shaped like an unsubscribe token, in order, once each."""
+    return list(dict.fromkeys(_TOKEN.findall(text)))
+
+
+def address_for_token(token: str, /, *, secret: str) -> str | None:
+    """The address a valid token was issued for; None for a forged, altered or foreign one."""
+    try:
+        return tokens.verify(tokens.token_from(token), secret)
+    except tokens.InvalidToken:
+        return None
