@@ -164,7 +164,9 @@ service stats {{
         client = self.client(user)
         result = {}
         try:
-            for _flags, _sep, name in client.list_folders():
+            for flags, _sep, name in client.list_folders():
+                if {b"\\Noselect", b"\\NonExistent"} & set(flags):
+                    continue
                 client.select_folder(name, readonly=True)
                 fetched = client.fetch(client.search(["ALL"]), ["FLAGS", "BODY.PEEK[]"])
                 result[name] = [

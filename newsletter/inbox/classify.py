@@ -122,7 +122,7 @@ def _near(text: str, address: str) -> str:
     at = text.lower().find(address)
     if at < 0:
         return ""
-    tail = text[at + len(address) :]
+    tail = text[at + len(address) :].lstrip("<>:;, \t")
     stop = re.search(r"\n\s*\n\s*\S+@\S+|\n-{2,}", tail)
     return " ".join(tail[: stop.start() if stop else 600][:600].split())
 

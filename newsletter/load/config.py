@@ -345,9 +345,7 @@ def _inbox_settings(
     """[inbox], each key overridable by NEWSLETTER_IMAP_<KEY>; the password comes later, from
     NEWSLETTER_IMAP_PASSWORD or data/ (workspace.load_imap_password)."""
     settings: dict[str, Any] = {
-        name: values[("inbox", name)]
-        for name in InboxSettings._fields
-        if ("inbox", name) in values
+        name: values[("inbox", name)] for name in InboxSettings._fields if ("inbox", name) in values
     }
     for name in ("host", "port", "username", "security", "folder"):
         var = f"NEWSLETTER_IMAP_{name.upper()}"
