@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,10 @@ from inbox_support import (
 
 from newsletter.cli import main
 
-pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's dovecot-imapd")
+pytestmark = pytest.mark.skipif(
+    not available() and not os.environ.get("NEWSLETTER_REQUIRE_DOVECOT"),
+    reason="needs Debian's dovecot-imapd (.ci/run installs it)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +190,7 @@ def test_a_run_killed_midway_loses_nothing_and_the_next_one_finishes(
     process.wait()
     killed = dovecot.folders(mailbox)
     assert len(killed.get("Newsletter.Processed", [])) < 421  # it really stopped midway
-    assert 0 < len(_events(workspace / "data" / "newsletter.db"))
+    assert len(_events(workspace / "data" / "newsletter.db")) > 0
     result = run(workspace)
     assert result.exit_code == 0, result.output
     folders = dovecot.folders(mailbox)
