@@ -130,3 +130,21 @@ def test_the_corpus_is_listed_whole() -> None:
     """Every .eml in the corpus has an expectation, so none is silently untested."""
     folder = Path(__file__).parent / "corpus" / "inbox"
     assert sorted(p.name for p in folder.glob("*.eml")) == corpus_names()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.from_regex(r"1\.[A-Za-z0-9_-]{4,30}\.[A-Za-z0-9_-]{10,30}", fullmatch=True),
+    st.sampled_from(["subject", "body"]),
+)
+def test_an_unsigned_token_unsubscribes_nobody(world, token: str, where: str) -> None:
+    """Any token-shaped string that was not signed with the secret leaves the mail as it is."""
+    _, directory = world
+    subject, body = ("unsubscribe " + token, "") if where == "subject" else ("unsubscribe", token)
+    data = (
+        f"From: someone@example.net\r\nTo: unsubscribe@example.com\r\nSubject: {subject}\r\n"
+        f"Message-ID: <u@example.net>\r\n\r\n{body}\r\n"
+    ).encode()
+    notice = parse_notice(data)
+    decision = decide(notice, read(notice), directory)
+    assert decision.label == "other" and not decision.file and decision.events == ()

@@ -70,6 +70,11 @@ def check_settings(settings: InboxSettings) -> None:
         problems.append(
             "no password: set NEWSLETTER_IMAP_PASSWORD or write it to data/imap_password"
         )
+    if settings.folder.strip("/") == settings.processed_folder.strip("/"):
+        problems.append(
+            f"inbox.folder and inbox.processed_folder are both {settings.folder!r}: filed mail "
+            "must go elsewhere"
+        )
     if problems:
         raise NewsletterError.single(
             "inbox", "; ".join(problems) + " (see [inbox] in content/newsletter.toml)"
