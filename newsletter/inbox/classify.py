@@ -202,6 +202,7 @@ def is_complaint(notice: Notice) -> bool:
 
 
 def complainants(notice: Notice) -> tuple[str, ...]:
+    """Whom a feedback report names; providers that redact the recipient name nobody here."""
     fields = notice.feedback
     named = addresses(
         fields.get("original-rcpt-to", ""),

@@ -92,6 +92,8 @@ _LABELS = {"hard": "hard bounce", "soft": "soft bounce", "policy": "policy block
 
 
 def decide_bounce(notice: Notice, reading: Reading, directory: Directory) -> Decision:
+    """Hard and soft bounces of listed addresses and policy blocks, when the returned
+    original (or, without one, a live delivery to the address) shows it was our send."""
     ours, matched, send_key = _evidence(notice, directory)
     if notice.returned is None:
         ours = any(
@@ -125,6 +127,8 @@ def decide_bounce(notice: Notice, reading: Reading, directory: Directory) -> Dec
 
 
 def decide_complaint(notice: Notice, reading: Reading, directory: Directory) -> Decision:
+    """The listed address a feedback report names, or whom the reported message was sent to
+    (Message-ID, token, X-HmXmrOriginalRecipient, To); nobody listed: left alone."""
     ours, matched, send_key = _evidence(notice, directory)
     returned = notice.returned
     candidates = [*reading.complainants, matched, *(returned.to if returned else ())]
@@ -144,6 +148,7 @@ _REQUEST = re.compile(
 
 
 def is_to_unsubscribe(notice: Notice, directory: Directory) -> bool:
+    """Delivered to the [unsubscribe] mailto address (To, Cc, Delivered-To ...)."""
     mailto = directory.unsubscribe_mailto.lower()
     return bool(mailto) and mailto in notice.to
 
@@ -182,6 +187,8 @@ def decide_auto_reply(notice: Notice, directory: Directory) -> Decision:
 
 
 def decide(notice: Notice, reading: Reading, directory: Directory) -> Decision:
+    """Complaints and bounces first (they carry Auto-Submitted too), then requests to the
+    unsubscribe address, then auto-replies; everything else is the practitioner's mail."""
     if reading.kind == "bounce":
         return decide_bounce(notice, reading, directory)
     if reading.kind == "complaint":

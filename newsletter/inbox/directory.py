@@ -62,7 +62,7 @@ class Directory:
         return token_mod.find_tokens(text)
 
     def token_address(self, token: str) -> str | None:
-        return token_mod.address_for_token(token, secret=self.secret)
+        return token_mod.address_for_token(token, secret=self.secret, conn=self.conn)
 
     def was_sent(self, address: str) -> bool:
         row = self.conn.execute(

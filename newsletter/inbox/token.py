@@ -8,6 +8,7 @@ without touching the classifier: `find_tokens` knows what a token looks like in 
 from __future__ import annotations
 
 import re
+import sqlite3
 
 from newsletter import tokens
 
@@ -21,8 +22,14 @@ def find_tokens(text: str) -> list[str]:
     return list(dict.fromkeys(_TOKEN.findall(text)))
 
 
-def address_for_token(token: str, /, *, secret: str) -> str | None:
-    """The address a valid token was issued for; None for a forged, altered or foreign one."""
+def address_for_token(
+    token: str, /, *, secret: str, conn: sqlite3.Connection | None = None
+) -> str | None:
+    """The address a valid token was issued for; None for a forged, altered or foreign one.
+
+    `conn` is the subscriber database, for tokens that name a subscriber by an opaque id
+    rather than by address (today's tokens carry the address and need only the secret).
+    """
     try:
         return tokens.verify(tokens.token_from(token), secret)
     except tokens.InvalidToken:
