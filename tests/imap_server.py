@@ -4,7 +4,8 @@ Every login with the password `secret` is a user of its own (a static passdb), w
 empty Maildir: each test takes a fresh user name, so one server serves the whole session.
 Plain IMAP (with STARTTLS) and IMAPS listen on free ports with a throwaway certificate.
 Run as root (as on CI), the mail processes take the `nobody` uid and the folders are made
-theirs; run as anyone else, everything runs as that user.
+theirs; run as anyone else, everything runs as that user. Failed logins carry no growing
+penalty here (its anvil socket is closed), so a wrong-password test does not slow the next.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ default_internal_group = {grp.getgrgid(pwd.getpwnam(internal).pw_gid).gr_name}
 default_login_user = {login}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 ssl = yes
 ssl_cert = <{self.cert}
 ssl_key = <{self.key}
@@ -108,6 +110,9 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   chroot =
@@ -154,8 +159,9 @@ service stats {{
         """APPEND each message, unread, to the user's folder."""
         client = self.client(user)
         try:
-            for data in messages:
-                client.append(folder, data, flags=())
+            batch = list(messages)
+            for start in range(0, len(batch), 100):
+                client.multiappend(folder, batch[start : start + 100])
         finally:
             client.logout()
 
