@@ -148,3 +148,33 @@ def test_an_unsigned_token_unsubscribes_nobody(world, token: str, where: str) ->
     notice = parse_notice(data)
     decision = decide(notice, read(notice), directory)
     assert decision.label == "other" and not decision.file and decision.events == ()
+
+
+def _to_mailto(world, subject: str, body: str, extra: str = "") -> object:
+    _, directory = world
+    data = (
+        f"From: vic@example.org\r\nTo: unsubscribe@example.com\r\nSubject: {subject}\r\n"
+        f"Message-ID: <m@example.org>\r\n{extra}\r\n{body}\r\n"
+    ).encode()
+    notice = parse_notice(data)
+    return decide(notice, read(notice), directory)
+
+
+def test_a_reply_quoting_the_newsletter_is_no_request(world) -> None:
+    """When the mailto address is also the main mailbox, a reply that quotes the issue (and
+    so its reader's token) unsubscribes nobody."""
+    sent, _ = world
+    token = fill("unsubscribe_token_body.eml", sent).decode().rsplit("\r\n\r\n", 1)[1].strip()
+    quoted = f"Lovely issue, thank you!\n\nOn Tue, 1 Dec 2026 Dustin wrote:\n> Unsubscribe: {token}"
+    assert _to_mailto(world, "Re: Restless legs", quoted).label == "other"
+    long_mail = "A long note about my appointment.\n" * 20 + token
+    assert _to_mailto(world, "Appointment", long_mail).label == "other"
+    assert _to_mailto(world, "", token).label == "unsubscribe"  # our mailto body, no subject
+
+
+def test_a_copy_of_the_newsletter_itself_is_no_request(world) -> None:
+    """The issue delivered to the mailto address carries tokens but asks for nothing."""
+    sent, _ = world
+    token = fill("unsubscribe_token_body.eml", sent).decode().rsplit("\r\n\r\n", 1)[1].strip()
+    extra = "List-Id: Notes from the Table <notes.news.example.org>\r\n"
+    assert _to_mailto(world, "unsubscribe", token, extra).label == "other"

@@ -153,10 +153,37 @@ def is_to_unsubscribe(notice: Notice, directory: Directory) -> bool:
     return bool(mailto) and mailto in notice.to
 
 
+_QUOTE_START = re.compile(
+    r"^(-{2,} ?Original Message ?-{2,}|On .{4,200} wrote:|Le .{4,200} a écrit ?:|Am .{4,200} schrieb .*:)\s*$",
+    re.M | re.I,
+)
+
+
+def own_words(text: str) -> str:
+    """The sender's own text: quoted lines and a quoted original (a reply's tail) removed,
+    so a reply that quotes a newsletter does not carry its reader's token as a request."""
+    start = _QUOTE_START.search(text)
+    text = text[: start.start()] if start else text
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+
+
 def decide_unsubscribe(notice: Notice, directory: Directory) -> Decision:
     """A valid token decides whoever sent it; without one, a plain request from a listed
-    address unsubscribes that address. A token that does not verify changes nothing."""
-    found = directory.find_tokens(f"{notice.subject}\n{notice.text}")
+    address unsubscribes that address. A token that does not verify changes nothing.
+
+    Only a request counts: the subject asks to unsubscribe, or the mail is little more than
+    the token (our mailto link's body). A copy of the newsletter itself, or a long mail that
+    merely contains a token, is left alone: the mailto address may be the main mailbox.
+    """
+    if directory.is_our_list(notice.headers.get("list-id", "")):
+        return Decision("other", False, note="a copy of the newsletter itself")
+    body = own_words(notice.text)
+    found = directory.find_tokens(f"{notice.subject}\n{body}")
+    asked = bool(_REQUEST.search(notice.subject)) or bool(
+        found and len(body.strip()) <= len(found[0]) + 200
+    )
+    if found and not asked:
+        return LEAVE
     if found:
         named = {a for a in (directory.token_address(t) for t in found) if a}
         listed = {directory.subscriber(a) for a in named} - {None}
@@ -170,7 +197,7 @@ def decide_unsubscribe(notice: Notice, directory: Directory) -> Decision:
     authentication = notice.headers.get("authentication-results", "").lower()
     if who is None or "dmarc=fail" in authentication:
         return Decision("other", False, note="unsubscribe mail from an address not on the list")
-    if not _REQUEST.search(f"{notice.subject}\n{notice.text[:2000]}"):
+    if not _REQUEST.search(f"{notice.subject}\n{body[:2000]}"):
         return LEAVE
     how = f"mail to {directory.unsubscribe_mailto} from their own address"
     return Decision("unsubscribe", True, (Event(who, "unsubscribe", "", how),))
