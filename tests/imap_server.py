@@ -132,7 +132,11 @@ service stats {{
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        self._wait()
+        try:
+            self._wait()
+        except RuntimeError:
+            self.stop()  # no server, no temporary folder left behind
+            raise
 
     def _wait(self) -> None:
         deadline = time.monotonic() + 10
