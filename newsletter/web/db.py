@@ -1,0 +1,69 @@
+"""The web service's SQLite connections: one per thread, checkpoints in a thread of their own.
+
+A commit that crosses SQLite's auto-checkpoint threshold copies the WAL back into the
+database inside that commit, a pause of many milliseconds in whichever request made it.
+The service's connections switch auto-checkpoints off and a background thread runs a
+passive checkpoint every second instead, so no request waits for one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from newsletter.mail.database import connect
+
+CHECKPOINT_EVERY = 1.0
+
+
+class Database:
+    """Per-thread connections to the shared subscriber database."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        connect(path).close()  # migrate now, not inside the first request
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def start_checkpoints(self) -> None:
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, name="sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        conn = connect(self.path)
+        try:
+            while not self._stop.wait(CHECKPOINT_EVERY):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.OperationalError:
+                    continue  # busy: the next round catches up
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass  # made in another thread; closed with the process
+            self._all.clear()

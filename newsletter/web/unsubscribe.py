@@ -1,0 +1,84 @@
+"""Unsubscribe: a GET shows the page, a POST (RFC 8058 one-click or the button) unsubscribes.
+
+Mail security scanners open every link in every message, so GET and HEAD only read. The
+POST answers 200 with a page, never a redirect (RFC 8058), and doing it twice is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from newsletter import tokens
+from newsletter.mail import subscribers
+from newsletter.web import signups
+from newsletter.web.forms import BadForm, read_form
+from newsletter.web.pages import mask
+from newsletter.web.site import Site
+
+
+class Target(NamedTuple):
+    """Whom a valid token names: a subscriber, a pending signup, or nobody we know."""
+
+    subscriber: subscribers.Subscriber | None
+    signup_id: str = ""
+
+
+def _target(site: Site, verified: tokens.Verified) -> Target:
+    conn = site.db.connection()
+    found = subscribers.by_token(conn, verified)
+    if found is None and verified.kind == "id":
+        return Target(None, verified.value)
+    return Target(found)
+
+
+def _unsubscribe(site: Site, verified: tokens.Verified, via: str) -> Target:
+    conn = site.db.connection()
+    target = _target(site, verified)
+    if target.subscriber is not None:
+        done = subscribers.unsubscribe(conn, target.subscriber, via=via)
+        if not done.already:
+            site.log(f"unsubscribed subscriber {done.subscriber.id} ({via})")
+        return Target(done.subscriber)
+    if target.signup_id:
+        signups.decline(conn, target.signup_id)
+    return target
+
+
+def verified_token(request: Request, site: Site, purpose: str = "unsubscribe") -> tokens.Verified | None:
+    try:
+        return tokens.read(request.query_params.get("token", ""), site.secret, purpose=purpose)
+    except tokens.InvalidToken:
+        return None
+
+
+async def unsubscribe(request: Request) -> Response:
+    site: Site = request.app.state.site
+    verified = verified_token(request, site)
+    if verified is None:
+        return site.page("invalid", 400, what="unsubscribe")
+    action = f"{site.unsubscribe_path}?token={request.query_params['token'].strip()}"
+    if request.method != "POST":
+        target = await run_in_threadpool(_target, site, verified)
+        return site.page("unsubscribe", action=action, **_shown(target))
+    try:
+        form = await read_form(request)
+    except BadForm as exc:
+        return Response(site.pages.error(exc.status), exc.status, media_type="text/html")
+    via = "one-click" if form.get("List-Unsubscribe") == "One-Click" else "web page"
+    target = await run_in_threadpool(_unsubscribe, site, verified, via)
+    resubscribe = f"/resubscribe?token={request.query_params['token'].strip()}"
+    return site.page(
+        "unsubscribed",
+        resubscribe=resubscribe if target.subscriber is not None else "",
+        consent_text=site.config.web.consent_text,
+        **_shown(target),
+    )
+
+
+def _shown(target: Target) -> dict[str, object]:
+    address = target.subscriber.email if target.subscriber else ""
+    return {"masked": mask(address) if address else "", "signup": bool(target.signup_id)}
