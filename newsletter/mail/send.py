@@ -378,6 +378,9 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
     try:
         while not run.stop.is_set():
             rows = ledger.claim(name, options.batch)
+            if not rows and ledger.skipped:  # a whole batch had left the list: claim again
+                run.count("skipped", ledger.skipped)
+                continue
             if not rows:
                 ledger.flush()
                 due = ledger.next_due()
