@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from newsletter.model import Config
 
@@ -26,10 +27,15 @@ class Pages:
             auto_reload=False,
         )
         self._errors: dict[int, bytes] = {}
+        css = self.env.get_template("style.css").render(brand=config.brand)
+        self.style = markupsafe.Markup(css)
+        """Rendered once: it is the same on every page, and most of each page's cost."""
 
     def render(self, template_name: str, /, **context: Any) -> str:
         template = self.env.get_template(f"{template_name}.html")
-        return template.render(config=self.config, brand=self.config.brand, **context)
+        return template.render(
+            config=self.config, brand=self.config.brand, style=self.style, **context
+        )
 
     def error(self, status: int) -> bytes:
         """An error page's bytes, rendered once per status."""

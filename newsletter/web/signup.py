@@ -87,13 +87,14 @@ async def subscribe(request: Request) -> Response:
 def start_signup(site: Site, address: str, name: str) -> None:
     """Record the signup and queue its confirmation, unless limits or the list say no."""
     conn = site.db.connection()
-    signup = signups.start(
-        conn,
-        address,
-        name=name,
-        consent=site.config.web.consent_text,
-        per_day=site.config.web.confirmations_per_day,
-    )
+    with site.db.write_lock:
+        signup = signups.start(
+            conn,
+            address,
+            name=name,
+            consent=site.config.web.consent_text,
+            per_day=site.config.web.confirmations_per_day,
+        )
     if signup is None:
         return
 
@@ -150,7 +151,8 @@ async def confirm(request: Request) -> Response:
 
 def _confirm(site: Site, token_id: str) -> tuple[subscribers.Subscriber, bool] | None:
     conn = site.db.connection()
-    result = signups.confirm(conn, token_id)
+    with site.db.write_lock:
+        result = signups.confirm(conn, token_id)
     if result is None:
         return None
     subscriber, newly = result

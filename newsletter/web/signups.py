@@ -121,10 +121,9 @@ def confirm(
 
 def decline(conn: sqlite3.Connection, token_id: str) -> Signup | None:
     """"This wasn't me": the pending signup is dropped and confirmations stop for a while."""
-    with transaction(conn):
-        row = conn.execute(
-            "UPDATE signups SET state = 'declined' WHERE token_id = ? AND state != 'confirmed'"
-            " RETURNING token_id, email, name, consent, state, expires_at",
-            (token_id,),
-        ).fetchone()
+    row = conn.execute(  # one statement: its own transaction
+        "UPDATE signups SET state = 'declined' WHERE token_id = ? AND state != 'confirmed'"
+        " RETURNING token_id, email, name, consent, state, expires_at",
+        (token_id,),
+    ).fetchone()
     return Signup(*row) if row is not None else None

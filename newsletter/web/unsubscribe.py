@@ -6,6 +6,7 @@ POST answers 200 with a page, never a redirect (RFC 8058), and doing it twice is
 
 from __future__ import annotations
 
+import sqlite3
 from typing import NamedTuple
 
 from starlette.concurrency import run_in_threadpool
@@ -35,17 +36,36 @@ def _target(site: Site, verified: tokens.Verified) -> Target:
     return Target(found)
 
 
-def _unsubscribe(site: Site, verified: tokens.Verified, via: str) -> Target:
-    conn = site.db.connection()
-    target = _target(site, verified)
-    if target.subscriber is not None:
-        done = subscribers.unsubscribe(conn, target.subscriber, via=via)
-        if not done.already:
-            site.log(f"unsubscribed subscriber {done.subscriber.id} ({via})")
-        return Target(done.subscriber)
-    if target.signup_id:
-        signups.decline(conn, target.signup_id)
-    return target
+def _unsubscribe(site: Site, verified: tokens.Verified, via: str, *, eager: bool = False) -> Target:
+    """Unsubscribe whom the token names; `eager` runs on the event loop's never-waiting
+    connection (raising sqlite3.OperationalError when another writer holds the lock)."""
+    conn = site.db.without_waiting() if eager else site.db.connection()
+    lock = site.db.write_lock
+    if not lock.acquire(blocking=not eager):
+        raise sqlite3.OperationalError("database is locked (by a request thread)")
+    try:
+        found = subscribers.by_token(conn, verified)
+        if found is not None:
+            done = subscribers.unsubscribe(conn, found, via=via)
+            if not done.already:
+                site.log(f"unsubscribed subscriber {done.subscriber.id} ({via})")
+            return Target(done.subscriber)
+        if verified.kind == "id":
+            signups.decline(conn, verified.value)
+            return Target(None, verified.value)
+        return Target(None)
+    finally:
+        lock.release()
+
+
+async def _unsubscribe_now(site: Site, verified: tokens.Verified, via: str) -> Target:
+    """In the event loop when the database is free (no thread hop), else in a thread."""
+    try:
+        return _unsubscribe(site, verified, via, eager=True)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+    return await run_in_threadpool(_unsubscribe, site, verified, via)
 
 
 def verified_token(request: Request, site: Site, purpose: str = "unsubscribe") -> tokens.Verified | None:
@@ -69,7 +89,7 @@ async def unsubscribe(request: Request) -> Response:
     except BadForm as exc:
         return Response(site.pages.error(exc.status), exc.status, media_type="text/html")
     via = "one-click" if form.get("List-Unsubscribe") == "One-Click" else "web page"
-    target = await run_in_threadpool(_unsubscribe, site, verified, via)
+    target = await _unsubscribe_now(site, verified, via)
     resubscribe = f"/resubscribe?token={request.query_params['token'].strip()}"
     return site.page(
         "unsubscribed",
