@@ -876,7 +876,8 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
       newsletter serve
       newsletter serve --port 8081
     """
-    from newsletter.web.server import make_site, serve as run_server
+    from newsletter.web.server import make_site
+    from newsletter.web.server import serve as run_server
 
     site = make_site(ctx.paths)
     host = host or site.config.web.host

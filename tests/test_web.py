@@ -3,6 +3,7 @@ archive, and the limits and headers around them."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import itertools
 import re
@@ -119,7 +120,7 @@ def test_the_one_click_post_as_multipart_unsubscribes(server: Server) -> None:
     """Some providers send the one-click body as multipart/form-data."""
     token = add(server, "multipart@example.org")
     body = (
-        "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+        '--XyZ\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
         "One-Click\r\n--XyZ--\r\n"
     )
     reply = server.request(
@@ -217,7 +218,7 @@ def test_old_format_tokens_in_mail_already_sent_still_work(server: Server) -> No
 def test_the_unsubscribed_page_offers_to_subscribe_again_through_confirmation(
     server: Server, sink: Sink
 ) -> None:
-    """"Subscribe again" mails a confirmation link; the address stays unsubscribed until then."""
+    """ "Subscribe again" mails a confirmation link; the address stays unsubscribed until then."""
     token = add(server, "regret@example.org", "Regret")
     page = server.post_form(f"/unsubscribe?token={token}", {})
     action = re.search(r'action="(/resubscribe\?token=[^"]+)"', page.body)
@@ -312,8 +313,9 @@ def test_the_same_answer_whether_new_listed_or_unsubscribed(server: Server, sink
     add(server, "listed@example.org")
     gone = add(server, "gone@example.org")
     server.post_form(f"/unsubscribe?token={gone}", {})
-    replies = [_signup(server, a) for a in ("fresh@example.org", "listed@example.org",
-                                            "gone@example.org")]
+    replies = [
+        _signup(server, a) for a in ("fresh@example.org", "listed@example.org", "gone@example.org")
+    ]
     assert {r.status for r in replies} == {200}
     assert replies[0].body == replies[1].body == replies[2].body
     wait_for_mail(sink, "gone@example.org")
@@ -331,11 +333,13 @@ def test_list_bombing_sends_at_most_three_confirmations(server: Server, sink: Si
 
 
 def test_the_confirmation_email_can_stop_further_confirmations(server: Server, sink: Sink) -> None:
-    """"Not me": the confirmation email's unsubscribe link stops confirmations to it."""
+    """ "Not me": the confirmation email's unsubscribe link stops confirmations to it."""
     _signup(server, "not.me@example.org")
     (message,) = wait_for_mail(sink, "not.me@example.org")
-    url = re.search(r"<https://news\.example\.org(/unsubscribe\?token=[^>]+)>",
-                    re.sub(r"\s+", "", message["List-Unsubscribe"]))
+    url = re.search(
+        r"<https://news\.example\.org(/unsubscribe\?token=[^>]+)>",
+        re.sub(r"\s+", "", message["List-Unsubscribe"]),
+    )
     assert url
     assert "confirmation emails" in server.request("GET", url.group(1)).body
     assert server.post_form(url.group(1), {"List-Unsubscribe": "One-Click"}).status == 200
@@ -400,10 +404,8 @@ def _raw_post(server: Server, head: str, body: bytes) -> str:
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(head.encode())
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         received = b""
         try:
             while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
@@ -416,14 +418,19 @@ def _raw_post(server: Server, head: str, body: bytes) -> str:
 def test_large_posts_are_refused(server: Server) -> None:
     """A 2 MB post is refused with 413, whether it says its length or is sent chunked."""
     big = b"email=" + b"a" * (2 * 1024 * 1024)
-    common = "POST /subscribe HTTP/1.1\r\nHost: news.example.org\r\n" \
+    common = (
+        "POST /subscribe HTTP/1.1\r\nHost: news.example.org\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
+    )
     sized = _raw_post(server, f"{common}Content-Length: {len(big)}\r\n\r\n", big)
     assert sized.startswith("HTTP/1.1 413")
-    chunks = b"".join(
-        b"%x\r\n%s\r\n" % (len(big[i : i + 65536]), big[i : i + 65536])
-        for i in range(0, len(big), 65536)
-    ) + b"0\r\n\r\n"
+    chunks = (
+        b"".join(
+            b"%x\r\n%s\r\n" % (len(big[i : i + 65536]), big[i : i + 65536])
+            for i in range(0, len(big), 65536)
+        )
+        + b"0\r\n\r\n"
+    )
     chunked = _raw_post(server, f"{common}Transfer-Encoding: chunked\r\n\r\n", chunks)
     assert chunked.startswith("HTTP/1.1 413")
 
@@ -458,17 +465,23 @@ def test_the_archive_is_served_with_caching_headers(tmp_path: Path) -> None:
         page = server.request("GET", "/issues/2026-12/")
         assert page.status == 200 and "Restless legs" in page.body
         etag = page.header("ETag")
-        assert server.request("GET", "/issues/2026-12/", headers={"If-None-Match": etag}).status == 304
+        assert (
+            server.request("GET", "/issues/2026-12/", headers={"If-None-Match": etag}).status == 304
+        )
         feed = server.request("GET", "/feed.xml")
         assert feed.header("Content-Type").startswith("application/atom+xml")
         for image in (root / "dist/issues/2026-12/images").rglob("*.*"):
             rel = image.relative_to(root / "dist").as_posix()
-            assert server.request("GET", f"/{rel}").header("Cache-Control") == "public, max-age=604800"
+            assert (
+                server.request("GET", f"/{rel}").header("Cache-Control") == "public, max-age=604800"
+            )
         for hidden in ("/issues/2026-12/message.eml", "/issues/2026-12/email.html", "/.env"):
             assert server.request("GET", hidden).status == 404, hidden
 
 
-@pytest.mark.parametrize("path", ["//evil.example.net/", "/\\evil.example.net", "/%2F%2Fevil.example.net"])
+@pytest.mark.parametrize(
+    "path", ["//evil.example.net/", "/\\evil.example.net", "/%2F%2Fevil.example.net"]
+)
 def test_no_path_redirects_to_another_site(server: Server, path: str) -> None:
     reply = server.request("GET", path)
     location = reply.header("Location")

@@ -50,7 +50,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Sin
     config.write_text(
         config.read_text()
         .replace('base_url = "https://news.example.org"', 'base_url = "http://127.0.0.1"')
-        .replace('url = "https://news.example.org/unsubscribe"', 'url = "https://127.0.0.1/unsubscribe"')
+        .replace(
+            'url = "https://news.example.org/unsubscribe"', 'url = "https://127.0.0.1/unsubscribe"'
+        )
     )
     with Sink() as sink, running_server(root, smtp_port=sink.port) as server:
         yield server, sink
@@ -74,7 +76,9 @@ def assert_readable(chrome: Any, width: int) -> None:
         ratio = contrast(rgb(item["color"]), rgb(item["background"]))
         large = item["size"] >= 24 or (item["bold"] and item["size"] >= 18.66)
         if ratio < (AA_LARGE if large else AA_NORMAL):
-            failures.append(f"{item['text']!r}: {item['color']} on {item['background']} {ratio:.2f}")
+            failures.append(
+                f"{item['text']!r}: {item['color']} on {item['background']} {ratio:.2f}"
+            )
     assert not failures, "\n".join(failures)
 
 
@@ -110,7 +114,9 @@ def test_pages_read_well_at_phone_and_desktop_width(
             assert_readable(chrome, width)
             mode = "dark" if dark else "light"
             chrome.save_screenshot(str(artifacts / f"web-{name}-{width}-{mode}.png"))
-        background = rgb(chrome.execute_script("return getComputedStyle(document.body).backgroundColor"))
+        background = rgb(
+            chrome.execute_script("return getComputedStyle(document.body).backgroundColor")
+        )
         assert (sum(background) < 180) == dark
     finally:
         scheme(chrome, False)
@@ -146,7 +152,9 @@ def test_a_signup_submitted_through_the_browser(
         clear_viewport(chrome)
 
 
-def test_unsubscribing_with_the_pages_button(chrome: Any, artifacts: Path, site: tuple[Server, Sink]) -> None:
+def test_unsubscribing_with_the_pages_button(
+    chrome: Any, artifacts: Path, site: tuple[Server, Sink]
+) -> None:
     server = site[0]
     link = unsubscribe_link(server, "button.click@example.org")
     set_viewport(chrome, 375, 900)

@@ -55,9 +55,21 @@ def test_200_concurrent_one_click_posts_during_a_send(workspace: Path) -> None:
     with Sink(delay=0.004) as sink, running_server(workspace, smtp_port=sink.port) as server:
         env["NEWSLETTER_SMTP_PORT"] = str(sink.port)
         send = subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "--root", str(workspace), "send", "2026-12",
-             "--yes", "--connections", "2"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "newsletter",
+                "--root",
+                str(workspace),
+                "send",
+                "2026-12",
+                "--yes",
+                "--connections",
+                "2",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while len(sink.received) < 20 and time.monotonic() < deadline:

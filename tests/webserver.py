@@ -1,7 +1,7 @@
 """`newsletter serve` as a real subprocess on a free loopback port, and HTTP to it.
 
-    with running_server(workspace, smtp_port=sink.port) as server:
-        reply = server.request("GET", "/subscribe")
+with running_server(workspace, smtp_port=sink.port) as server:
+    reply = server.request("GET", "/subscribe")
 """
 
 from __future__ import annotations

@@ -42,8 +42,12 @@ def create_app(site: Site) -> Guard:
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
-            return Response(site.pages.error(405), 405, media_type="text/html",
-                            headers=getattr(exc, "headers", None))
+            return Response(
+                site.pages.error(405),
+                405,
+                media_type="text/html",
+                headers=getattr(exc, "headers", None),
+            )
         return Response(site.pages.error(status), status, media_type="text/html")
 
     async def internal_error(request: Request, exc: Exception) -> Response:

@@ -28,7 +28,9 @@ class Archive(StaticFiles):
             return "", None
         return super().lookup_path(path)
 
-    def file_response(self, full_path: Any, stat_result: os.stat_result, scope: Any, status_code: int = 200) -> Response:
+    def file_response(
+        self, full_path: Any, stat_result: os.stat_result, scope: Any, status_code: int = 200
+    ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         name = str(full_path)
         cache = SHORT if name.endswith((".html", ".xml")) else LONG

@@ -8,6 +8,7 @@ passive checkpoint every second instead, so no request waits for one.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -83,8 +84,8 @@ class Database:
             self._checkpointer.join(timeout=5)
         with self._lock:
             for conn in self._all:
-                try:
+                # A connection made in another thread cannot be closed here; the process
+                # exit closes it.
+                with contextlib.suppress(sqlite3.ProgrammingError):
                     conn.close()
-                except sqlite3.ProgrammingError:
-                    pass  # made in another thread; closed with the process
             self._all.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -57,7 +57,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 async def _multipart(headers: Headers, body: bytes) -> dict[str, str]:
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = MultiPartParser(headers, stream(), max_files=0, max_fields=50, max_part_size=16384)

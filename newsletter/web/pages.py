@@ -10,9 +10,15 @@ import markupsafe
 
 from newsletter.model import Config
 
-TITLES = {400: "This link does not work", 404: "Page not found", 413: "Too much data",
-          405: "Not allowed", 415: "Not a form", 429: "Too many tries",
-          500: "Something went wrong"}
+TITLES = {
+    400: "This link does not work",
+    404: "Page not found",
+    413: "Too much data",
+    405: "Not allowed",
+    415: "Not a form",
+    429: "Too many tries",
+    500: "Something went wrong",
+}
 
 
 class Pages:

@@ -82,7 +82,9 @@ def start(
     return signup
 
 
-def find(conn: sqlite3.Connection, token_id: str, *, now: dt.datetime | None = None) -> Signup | None:
+def find(
+    conn: sqlite3.Connection, token_id: str, *, now: dt.datetime | None = None
+) -> Signup | None:
     """The signup a confirmation link names, while its link is still good."""
     row = conn.execute(
         "SELECT token_id, email, name, consent, state, expires_at FROM signups"
@@ -120,7 +122,7 @@ def confirm(
 
 
 def decline(conn: sqlite3.Connection, token_id: str) -> Signup | None:
-    """"This wasn't me": the pending signup is dropped and confirmations stop for a while."""
+    """ "This wasn't me": the pending signup is dropped and confirmations stop for a while."""
     row = conn.execute(  # one statement: its own transaction
         "UPDATE signups SET state = 'declined' WHERE token_id = ? AND state != 'confirmed'"
         " RETURNING token_id, email, name, consent, state, expires_at",

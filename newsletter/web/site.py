@@ -77,14 +77,11 @@ class Site:
         template: str,
         status: int = 200,
         /,
-        *,
-        headers: dict[str, str] | None = None,
         **context: object,
     ) -> HTMLResponse:
         html = self.pages.render(template, **context)
-        return HTMLResponse(html, status, headers={**NO_STORE, **(headers or {})})
+        return HTMLResponse(html, status, headers=NO_STORE)
 
     def close(self) -> None:
         self.outbox.close()
         self.db.close()
-

@@ -68,7 +68,9 @@ async def _unsubscribe_now(site: Site, verified: tokens.Verified, via: str) -> T
     return await run_in_threadpool(_unsubscribe, site, verified, via)
 
 
-def verified_token(request: Request, site: Site, purpose: str = "unsubscribe") -> tokens.Verified | None:
+def verified_token(
+    request: Request, site: Site, purpose: str = "unsubscribe"
+) -> tokens.Verified | None:
     try:
         return tokens.read(request.query_params.get("token", ""), site.secret, purpose=purpose)
     except tokens.InvalidToken:

@@ -52,7 +52,9 @@ def start(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, "NEWSLETTER_SECRET": SECRET}
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--root", str(folder), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(400):
         with socket.socket() as s:
@@ -76,7 +78,8 @@ async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, token:
     if not head.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"unexpected answer: {head[:60]!r}")
     length = next(
-        int(line.split(b":")[1]) for line in head.split(b"\r\n")
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
         if line.lower().startswith(b"content-length")
     )
     await reader.readexactly(length)
@@ -130,19 +133,25 @@ def main() -> None:
             cpu = cpu_seconds(process.pid)
             took, lat = asyncio.run(run(port, links[200 : 200 + count], 0))
             cpu = cpu_seconds(process.pid) - cpu
-            print(f"back to back, {CLIENTS} clients: {count / took:,.0f} unsubscribes/s, "
-                  f"p50 {p(lat, 0.5):.1f} ms, p99 {p(lat, 0.99):.1f} ms (target >= 500/s); "
-                  f"server CPU {cpu / count * 1000:.2f} ms per unsubscribe")
+            print(
+                f"back to back, {CLIENTS} clients: {count / took:,.0f} unsubscribes/s, "
+                f"p50 {p(lat, 0.5):.1f} ms, p99 {p(lat, 0.99):.1f} ms (target >= 500/s); "
+                f"server CPU {cpu / count * 1000:.2f} ms per unsubscribe"
+            )
             paced = links[200 + count : 200 + 2 * count]
             took, lat = asyncio.run(run(port, paced, 300.0))
-            print(f"300 requests/s offered, {CLIENTS} clients: {len(paced) / took:,.0f}/s done, "
-                  f"p50 {p(lat, 0.5):.1f} ms, p99 {p(lat, 0.99):.1f} ms (target p99 < 100 ms)")
+            print(
+                f"300 requests/s offered, {CLIENTS} clients: {len(paced) / took:,.0f}/s done, "
+                f"p50 {p(lat, 0.5):.1f} ms, p99 {p(lat, 0.99):.1f} ms (target p99 < 100 ms)"
+            )
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=15)
         conn = database.connect(folder / "data" / "newsletter.db")
         done = conn.execute("SELECT count(*) FROM subscribers WHERE status = 'unsubscribed'")
-        print(f"unsubscribed in the database: {done.fetchone()[0]:,} (of {2 * count + 200:,} posted)")
+        print(
+            f"unsubscribed in the database: {done.fetchone()[0]:,} (of {2 * count + 200:,} posted)"
+        )
         conn.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
