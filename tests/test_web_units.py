@@ -164,3 +164,19 @@ def test_import_never_reactivates_someone_who_left_through_the_web(tmp_path: Pat
     assert counts.skipped == 1
     assert subscribers.get(conn, "left@example.org").status == "unsubscribed"  # type: ignore[union-attr]
     conn.close()
+
+
+def test_the_unsubscribe_command_takes_opaque_tokens_from_a_mail_body(cli, workspace) -> None:
+    """A mailto request carries the new token in its body: the command resolves it."""
+    conn = database.connect(workspace / "data" / "newsletter.db")
+    subscribers.add(conn, "mailto@example.org", consent="asked")
+    ident = subscribers.token_id_for(conn, "mailto@example.org") or ""
+    conn.close()
+    token = tokens.sign_id(ident, "test-secret-not-for-production")
+    result = cli("unsubscribe", f"Please take me off.\n\n{token}\n")
+    assert result.exit_code == 0
+    assert result.stdout == "Unsubscribed mailto@example.org.\n"
+    conn = database.connect(workspace / "data" / "newsletter.db")
+    via = conn.execute("SELECT unsubscribed_via FROM subscribers").fetchone()[0]
+    conn.close()
+    assert via == "command line"

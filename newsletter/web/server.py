@@ -9,13 +9,22 @@ from newsletter.workspace import Paths, load_secret, load_smtp_password
 
 
 def make_site(paths: Paths) -> Site:
+    """The service's state, with its emails rendered now: a mistake in the templates or in
+    content/welcome.md stops the start with path:line, not the first signup."""
     config = load_config(paths)
-    return Site(
+    site = Site(
         paths,
         config,
         secret=load_secret(paths),
         smtp_password=load_smtp_password(paths) or config.smtp.password,
     )
+    try:
+        site.email("confirm")
+        site.email("welcome")
+    except BaseException:
+        site.close()
+        raise
+    return site
 
 
 def serve(site: Site, *, host: str, port: int, on_ready: str = "") -> None:
