@@ -205,6 +205,21 @@ def test_forged_altered_or_truncated_tokens_answer_400_and_change_nothing(server
     assert row(server, "forged@example.org") == before
 
 
+def test_a_one_click_post_with_an_unexpected_body_still_unsubscribes(server: Server) -> None:
+    """The signed token is the request: a provider's odd content type keeps nobody on."""
+    token = add(server, "odd.body@example.org")
+    reply = server.request(
+        "POST", f"/unsubscribe?token={token}", '{"x": 1}', {"Content-Type": "application/json"}
+    )
+    assert reply.status == 200
+    assert row(server, "odd.body@example.org")["status"] == "unsubscribed"
+
+
+def test_the_generic_link_on_the_web_version_explains_links_are_personal(server: Server) -> None:
+    reply = server.request("GET", "/unsubscribe")
+    assert reply.status == 400 and "Unsubscribe links are personal" in reply.body
+
+
 def test_old_format_tokens_in_mail_already_sent_still_work(server: Server) -> None:
     """Version 1 tokens (address in base64) stay valid for at least 30 days after upgrading."""
     add(server, "Old.Format@example.org")
@@ -449,6 +464,17 @@ def test_every_response_carries_the_security_headers(server: Server) -> None:
 def test_a_host_other_than_base_urls_is_refused(server: Server) -> None:
     assert server.request("GET", "/subscribe", host="evil.example.net").status == 400
     assert server.request("GET", "/subscribe", host="news.example.org:443").status == 200
+
+
+def test_a_welcome_email_mistake_stops_the_start_with_path_and_line(cli, write) -> None:
+    """The emails are rendered when the service starts: a mistake is reported at once."""
+    write({"content/welcome.md": "---\npreheader: no subject\n---\nHello.\n"})
+    result = cli("serve", "--port", "1")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "content/welcome.md:1: subject: the welcome email needs a subject",
+        "Found 1 error.",
+    ]
 
 
 def test_the_archive_is_served_with_caching_headers(tmp_path: Path) -> None:

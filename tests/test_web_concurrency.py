@@ -4,6 +4,7 @@ whoever unsubscribed before their row was claimed does not get the issue."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -106,4 +107,19 @@ def test_200_concurrent_one_click_posts_during_a_send(workspace: Path) -> None:
         assert counts.get(address, 0) == 0, address  # left before the claim: not sent
     for address in set(emails) - unsubscribed:
         assert counts.get(address) == 1, address  # the send went on for everyone else
+    # The List-Unsubscribe link of a message the send delivered works as it is.
+    (message,) = sink.messages_to(emails[0])
+    link = re.search(
+        r"<https://news\.example\.org(/unsubscribe\?token=[^>]+)>",
+        re.sub(r"\s+", "", message["List-Unsubscribe"]),
+    )
+    assert link and emails[0] not in link.group(1)
+    with running_server(workspace) as again:
+        assert again.post_form(link.group(1), {"List-Unsubscribe": "One-Click"}).status == 200
+    conn = database.connect(db)
+    assert (
+        conn.execute("SELECT status FROM subscribers WHERE email = ?", (emails[0],)).fetchone()[0]
+        == "unsubscribed"
+    )
+    conn.close()
     print(f"{POSTS} one-click POSTs in {took:.2f} s during the send; {len(skipped)} skipped")

@@ -81,7 +81,8 @@ async def unsubscribe(request: Request) -> Response:
     site: Site = request.app.state.site
     verified = verified_token(request, site)
     if verified is None:
-        return site.page("invalid", 400, what="unsubscribe")
+        missing = not request.query_params.get("token", "").strip()
+        return site.page("invalid", 400, what="missing" if missing else "unsubscribe")
     action = f"{site.unsubscribe_path}?token={request.query_params['token'].strip()}"
     if request.method != "POST":
         target = await run_in_threadpool(_target, site, verified)
@@ -89,7 +90,9 @@ async def unsubscribe(request: Request) -> Response:
     try:
         form = await read_form(request)
     except BadForm as exc:
-        return Response(site.pages.error(exc.status), exc.status, media_type="text/html")
+        if exc.status == 413:
+            return Response(site.pages.error(413), 413, media_type="text/html")
+        form = {}  # the signed token is the request; an odd body must not keep anyone on
     via = "one-click" if form.get("List-Unsubscribe") == "One-Click" else "web page"
     target = await _unsubscribe_now(site, verified, via)
     resubscribe = f"/resubscribe?token={request.query_params['token'].strip()}"
