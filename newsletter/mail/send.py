@@ -644,10 +644,10 @@ def unsubscribe_token(database: Path, text: str, *, secret: str) -> tuple[str, b
         ) from None
     conn = connect(database)
     try:
-        found = subscribers.by_token(conn, verified)
-        if found is None:
+        listed = subscribers.by_token(conn, verified)
+        if listed is None:
             raise NewsletterError.single("unsubscribe", "not in the subscriber list")
-        done = subscribers.unsubscribe(conn, found, via="command line")
+        done = subscribers.unsubscribe(conn, listed, via="command line")
     finally:
         conn.close()
     return done.subscriber.email, done.already
