@@ -180,3 +180,37 @@ def test_the_unsubscribe_command_takes_opaque_tokens_from_a_mail_body(cli, works
     via = conn.execute("SELECT unsubscribed_via FROM subscribers").fetchone()[0]
     conn.close()
     assert via == "command line"
+
+
+def test_web_settings_are_read_and_checked_with_the_config() -> None:
+    """[web] keys: defaults, lists as tuples, and each mistake as path:line."""
+    from newsletter.errors import NewsletterError
+    from newsletter.load.config import parse_config
+    from newsletter.model import WebSettings
+
+    base = (Path(__file__).parent.parent / "content/newsletter.toml").read_text()
+    assert parse_config(base).web == WebSettings()
+    good = parse_config(
+        base + '\n[web]\nport = 9000\ntrusted_proxies = ["10.0.0.0/8"]\n'
+        'signup_origins = ["https://www.example.org/"]\nserve_archive = false\n'
+    ).web
+    assert (good.port, good.trusted_proxies, good.signup_origins, good.serve_archive) == (
+        9000,
+        ("10.0.0.0/8",),
+        ("https://www.example.org",),
+        False,
+    )
+    first = len(base.splitlines()) + 3
+    with pytest.raises(NewsletterError) as caught:
+        parse_config(
+            base + '\n[web]\ntrusted_proxies = ["proxy"]\nsignup_origins = ["www.example.org"]\n'
+            'signups_per_hour = -1\nport = "x"\n'
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        f"content/newsletter.toml:{first}: web.trusted_proxies: expected an IP address or network "
+        "like 127.0.0.1 or 10.0.0.0/8, got 'proxy'",
+        f"content/newsletter.toml:{first + 1}: web.signup_origins: expected an origin like "
+        "https://example.com, got 'www.example.org'",
+        f"content/newsletter.toml:{first + 2}: web.signups_per_hour: must be 0 or more, got -1",
+        f"content/newsletter.toml:{first + 3}: web.port: expected a whole number, got 'x'",
+    ]
