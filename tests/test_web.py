@@ -430,6 +430,30 @@ def _raw_post(server: Server, head: str, body: bytes) -> str:
     return received.decode("latin-1").split("\r\n", 1)[0]
 
 
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None:
+    """With the proxy configured elsewhere, a client naming a new address in X-Forwarded-For
+    each time is still one client (the peer) to the limits."""
+    root = copy_example(tmp_path / "ws")
+    config = root / "content/newsletter.toml"
+    config.write_text(
+        config.read_text() + '\n[web]\ntrusted_proxies = ["10.9.9.9"]\nsignups_per_hour = 2\n'
+    )
+    with running_server(root) as server:
+        form = server.request("GET", "/subscribe")
+        fields = {
+            "email": "spoof@example.org",
+            "consent": "yes",
+            "form_token": form_token(form.body),
+        }
+        statuses = [
+            server.post_form(
+                "/subscribe", fields, Cookie=cookie(form), **{"X-Forwarded-For": f"192.0.2.{n}"}
+            ).status
+            for n in range(3)
+        ]
+    assert statuses == [200, 200, 429]
+
+
 def test_large_posts_are_refused(server: Server) -> None:
     """A 2 MB post is refused with 413, whether it says its length or is sent chunked."""
     big = b"email=" + b"a" * (2 * 1024 * 1024)
