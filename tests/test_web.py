@@ -82,6 +82,17 @@ def row(server: Server, address: str) -> dict[str, object]:
         conn.close()
 
 
+def signup_rows(server: Server, address: str) -> int:
+    """Confirmation emails queued for the address (the signups table's record of them)."""
+    conn = connect(server)
+    try:
+        return conn.execute(
+            "SELECT count(*) FROM signups WHERE email_key = ? AND mailed = 1", (address.lower(),)
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
 def wait_for_mail(sink: Sink, address: str, count: int = 1, timeout: float = 10) -> list:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -343,6 +354,7 @@ def test_list_bombing_sends_at_most_three_confirmations(server: Server, sink: Si
     """Thirty signups of one victim's address, from many clients: at most three emails."""
     for _ in range(30):
         assert _signup(server, "victim@example.org").status == 200
+    assert signup_rows(server, "victim@example.org") == 3
     time.sleep(1.0)
     assert len(wait_for_mail(sink, "victim@example.org", 3)) == 3
 
@@ -360,6 +372,7 @@ def test_the_confirmation_email_can_stop_further_confirmations(server: Server, s
     assert server.post_form(url.group(1), {"List-Unsubscribe": "One-Click"}).status == 200
     assert server.request("POST", _confirm_link(message)).status == 400
     _signup(server, "not.me@example.org")
+    assert signup_rows(server, "not.me@example.org") == 1
     time.sleep(0.5)
     assert len(sink.messages_to("not.me@example.org")) == 1
     assert row(server, "not.me@example.org") == {}
@@ -382,6 +395,7 @@ def test_the_signup_form_needs_its_form_token(server: Server, sink: Sink) -> Non
         reply = server.post_form("/subscribe", {**fields, **extra}, **headers, **client())
         assert reply.status == 403, (extra, headers)
         assert "The form had expired" in reply.body
+    assert signup_rows(server, "csrf@example.org") == 0
     time.sleep(0.3)
     assert sink.messages_to("csrf@example.org") == []
 
@@ -389,6 +403,7 @@ def test_the_signup_form_needs_its_form_token(server: Server, sink: Sink) -> Non
 def test_a_filled_honeypot_gets_the_same_answer_and_no_email(server: Server, sink: Sink) -> None:
     reply = _signup(server, "bot@example.org", website="http://spam.example.net")
     assert reply.status == 200 and "Check your inbox" in reply.body
+    assert signup_rows(server, "bot@example.org") == 0
     time.sleep(0.5)
     assert sink.messages_to("bot@example.org") == []
 
