@@ -13,7 +13,7 @@ import click
 from newsletter import __version__
 
 EXIT_INTERNAL = 70
-LONG_RUNNING = {"send", "preview", "subscribers"}
+LONG_RUNNING = {"send", "preview", "subscribers", "serve"}
 """Commands that may run for minutes or hold a whole list: they get the garbage collector
 back (see __main__)."""
 
@@ -960,3 +960,38 @@ def inbox(ctx: Context, dry_run: bool, since: Any, db: Path | None) -> None:
     )
     if dry_run:
         click.echo("Dry run: nothing was changed on the server or in the database.")
+
+
+# --- serve (the subscriber's side) -------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: [web] host, 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default: [web] port, 8080)."
+)
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the subscriber's pages: unsubscribe (RFC 8058 one-click), signup with double
+    opt-in, and the built archive in dist/.
+
+    Uses the workspace's config, subscriber database and signing secret; confirmation
+    emails go through the [smtp] server. Listens on 127.0.0.1 by default: put a TLS reverse
+    proxy (Caddy, nginx) in front of it (see README, "newsletter serve"). Stop with Ctrl-C.
+
+    \b
+    Example:
+      newsletter serve
+      newsletter serve --port 8081
+    """
+    from newsletter.web.server import make_site
+    from newsletter.web.server import serve as run_server
+
+    site = make_site(ctx.paths)
+    host = host or site.config.web.host
+    port = port or site.config.web.port
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Warning: listening on {host}; put a TLS reverse proxy in front.", err=True)
+    click.echo(f"Serving {site.config.base_url} at http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(site, host=host, port=port)
+    click.echo("Stopped.")

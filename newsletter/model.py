@@ -76,6 +76,27 @@ class InboxSettings(NamedTuple):
         return f"InboxSettings({shown})"
 
 
+class WebSettings(NamedTuple):
+    """`newsletter serve`: the subscriber-facing pages ([web] in newsletter.toml)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    """Addresses (or networks) whose X-Forwarded-For is believed: the reverse proxy's."""
+    signup_origins: tuple[str, ...] = ()
+    """Sites (https://example.com) whose embedded signup form may post without a form token."""
+    serve_archive: bool = True
+    """Serve dist/ (archive, web versions, feed); false when the proxy serves it."""
+    consent_text: str = (
+        "Yes, email me the newsletter. I can unsubscribe at any time with the link in every email."
+    )
+    """The consent wording shown on the signup form, recorded with each confirmed signup."""
+    signups_per_hour: int = 10
+    """Signup posts per client address per hour."""
+    confirmations_per_day: int = 3
+    """Confirmation emails per email address per 24 hours (against list bombing)."""
+
+
 class Config(NamedTuple):
     """The practitioner's settings from content/newsletter.toml."""
 
@@ -115,6 +136,7 @@ class Config(NamedTuple):
     """Add utm_source/medium/campaign to links to the practitioner's own sites."""
     inbox: InboxSettings = InboxSettings()
     """Where `newsletter inbox` reads bounces, complaints and unsubscribe requests."""
+    web: WebSettings = WebSettings()
 
 
 class Image(NamedTuple):

@@ -40,9 +40,17 @@ def unsubscribe_links(token: str, /, *, config: Config) -> tuple[str, str]:
     return url, mailto
 
 
-def make_recipient(address: str, name: str, /, *, config: Config, secret: str) -> Recipient:
-    """A recipient with a signed unsubscribe token; `secret` is the workspace's signing key."""
-    url, mailto = unsubscribe_links(tokens.sign(address, secret), config=config)
+def make_recipient(
+    address: str, name: str, /, *, config: Config, secret: str, token_id: str = ""
+) -> Recipient:
+    """A recipient with a signed unsubscribe token; `secret` is the workspace's signing key.
+
+    `token_id` is the subscriber's opaque id (subscribers.token_id_for): the token then names
+    nobody. Without one (the sample message, previews, a test address not on the list) the
+    old address-carrying token is made, which only ever reaches the sender's own inbox.
+    """
+    token = tokens.sign_id(token_id, secret) if token_id else tokens.sign(address, secret)
+    url, mailto = unsubscribe_links(token, config=config)
     values = recipient_values(
         email=address, name=name, unsubscribe_url=url or mailto, fallback=config.greeting_fallback
     )

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from newsletter import colors
 from newsletter.errors import Collector, NewsletterError, did_you_mean
-from newsletter.model import Brand, Config, InboxSettings, SmtpSettings
+from newsletter.model import Brand, Config, InboxSettings, SmtpSettings, WebSettings
 from newsletter.workspace import CONFIG_NAME, Paths, read_text
 
 SECURITY = ("starttls", "ssl", "none")
@@ -97,6 +97,33 @@ def _port(value: int) -> str | None:
     return None if 0 < value < 65536 else f"expected a port from 1 to 65535, got {value}"
 
 
+def _each(values: list[Any], check: Callable[[str], str | None]) -> str | None:
+    for value in values:
+        if not isinstance(value, str):
+            return f"expected a list of strings, got {value!r}"
+        message = check(value)
+        if message:
+            return message
+    return None
+
+
+def _network(value: str) -> str | None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return f"expected an IP address or network like 127.0.0.1 or 10.0.0.0/8, got {value!r}"
+    return None
+
+
+def _origin(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        return f"expected an origin like https://example.com, got {value!r}"
+    return None
+
+
 KEYS: tuple[Key, ...] = (
     Key("newsletter", "title", str, True, _single_line),
     Key("newsletter", "tagline", str),
@@ -140,6 +167,19 @@ KEYS: tuple[Key, ...] = (
     Key("inbox", "folder", str, check=_single_line),
     Key("inbox", "processed_folder", str, check=_single_line),
     Key("inbox", "timeout", float, check=_non_negative),
+    *(
+        Key("web", name, kind, check=check)
+        for name, kind, check in (
+            ("host", str, _single_line),
+            ("port", int, _port),
+            ("trusted_proxies", list, lambda v: _each(v, _network)),
+            ("signup_origins", list, lambda v: _each(v, _origin)),
+            ("serve_archive", bool, None),
+            ("consent_text", str, _single_line),
+            ("signups_per_hour", int, _non_negative),
+            ("confirmations_per_day", int, _non_negative),
+        )
+    ),
 )
 SECTIONS = sorted({k.section for k in KEYS})
 SECRET_KEYS = {"password", "pass", "secret", "api_key", "token"}
@@ -170,7 +210,8 @@ def _coerce(value: Any, kind: type) -> Any:
 
 
 def _type_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}[kind]
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+    return names.get(kind, "a list of strings")
 
 
 def parse_config(
@@ -288,7 +329,17 @@ def parse_config(
         rate_per_second=get("send", "rate_per_second", 0.0),
         daily_limit=get("send", "daily_limit", 0),
         inbox=inbox,
+        web=_web_settings(values),
     )
+
+
+def _web_settings(values: dict[tuple[str, str], Any]) -> WebSettings:
+    """[web]: every key optional; lists become tuples, origins lose a trailing slash."""
+    given = {name: value for (section, name), value in values.items() if section == "web"}
+    for name in ("trusted_proxies", "signup_origins"):
+        if name in given:
+            given[name] = tuple(v.rstrip("/") for v in given[name])
+    return WebSettings(**given)
 
 
 _REQUIRED_WHY = {

@@ -115,8 +115,60 @@ def inbox_events_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX inbox_events_send ON inbox_events (send_key, kind)")
 
 
+def subscriber_tokens_v1(conn: sqlite3.Connection) -> None:
+    """A random opaque id per subscriber for tokens (backfilled), and how each one left.
+
+    Links carry `token_id`, never the address. A trigger gives every new row its id, so the
+    writers that insert subscribers need not know about it. SQLite's randomblob is drawn
+    from its CSPRNG; the id is unguessable, and tokens are HMAC-signed on top of it.
+    """
+    conn.execute("ALTER TABLE subscribers ADD COLUMN token_id TEXT")
+    conn.execute("ALTER TABLE subscribers ADD COLUMN unsubscribed_via TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE subscribers SET token_id = lower(hex(randomblob(12)))")
+    conn.execute("CREATE UNIQUE INDEX subscribers_token_id ON subscribers (token_id)")
+    conn.execute(
+        """
+        CREATE TRIGGER subscribers_new_token_id AFTER INSERT ON subscribers
+        WHEN NEW.token_id IS NULL
+        BEGIN
+            UPDATE subscribers SET token_id = lower(hex(randomblob(12))) WHERE id = NEW.id;
+        END
+        """
+    )
+
+
+def signups_v1(conn: sqlite3.Connection) -> None:
+    """Sign-ups waiting for their confirmation click (double opt-in), kept as proof after.
+
+    `token_id` is the opaque id in the confirmation link; `consent` the wording the form
+    showed. A row is `pending` until confirmed, or `declined` when the address asked for no
+    more confirmation mail; `expires_at` ends the link.
+    """
+    conn.execute(
+        """
+        CREATE TABLE signups (
+            id INTEGER PRIMARY KEY,
+            token_id TEXT NOT NULL UNIQUE,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            consent TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'confirmed', 'declined')),
+            mailed INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            confirmed_at TEXT
+        ) STRICT
+        """
+    )
+    conn.execute("CREATE INDEX signups_email_created ON signups (email_key, created_at)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     subscribers_v1,
     ledger_v1,
     inbox_events_v1,
+    subscriber_tokens_v1,
+    signups_v1,
 ]

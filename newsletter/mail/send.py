@@ -28,6 +28,7 @@ from newsletter.build import mime, placeholders
 from newsletter.build.recipient import make_recipient
 from newsletter.errors import NewsletterError, Problem
 from newsletter.mail import ledger as ledger_mod
+from newsletter.mail import subscribers
 from newsletter.mail.ledger import Ledger, Row
 from newsletter.mail.smtp import FatalError, PermanentError, SmtpTransport, TransientError
 from newsletter.model import Config, Rendered
@@ -377,6 +378,9 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
     try:
         while not run.stop.is_set():
             rows = ledger.claim(name, options.batch)
+            if not rows and ledger.skipped:  # a whole batch had left the list: claim again
+                run.count("skipped", ledger.skipped)
+                continue
             if not rows:
                 ledger.flush()
                 due = ledger.next_due()
@@ -396,8 +400,15 @@ def _worker(run: _Run, number: int, transport: Transport) -> None:
                     ledger.flush()
                     if run.stop.wait(wait):
                         break
+                token_id = subscribers.token_id_for(conn, row.email) or ""
                 message = run.template.render(
-                    make_recipient(row.email, row.name, config=job.config, secret=job.secret)
+                    make_recipient(
+                        row.email,
+                        row.name,
+                        config=job.config,
+                        secret=job.secret,
+                        token_id=token_id,
+                    )
                 )
                 if not _connected(transport) and not _reconnect(run, transport):
                     break
@@ -616,7 +627,6 @@ def unsubscribe_token(database: Path, text: str, *, secret: str) -> tuple[str, b
     Returns (address, whether it was already unsubscribed). A forged, altered or truncated
     token changes nothing.
     """
-    from newsletter.mail import subscribers
     from newsletter.mail.database import connect
 
     try:
@@ -627,15 +637,17 @@ def unsubscribe_token(database: Path, text: str, *, secret: str) -> tuple[str, b
         found = _TOKEN.search(text)
         token = found.group(0) if found else token
     try:
-        address = tokens.verify(token, secret)
+        verified = tokens.read(token, secret)
     except tokens.InvalidToken as exc:
         raise NewsletterError.single(
             "unsubscribe", f"{exc}: the token is not valid, nobody was unsubscribed"
         ) from None
     conn = connect(database)
     try:
-        before = subscribers.get(conn, address)
-        after = subscribers.mark_unsubscribed(conn, address)
+        listed = subscribers.by_token(conn, verified)
+        if listed is None:
+            raise NewsletterError.single("unsubscribe", "not in the subscriber list")
+        done = subscribers.unsubscribe(conn, listed, via="command line")
     finally:
         conn.close()
-    return after.email, before is not None and before.status == "unsubscribed"
+    return done.subscriber.email, done.already

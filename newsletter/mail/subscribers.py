@@ -10,10 +10,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter import tokens
 from newsletter.errors import NewsletterError
 from newsletter.mail.database import transaction
 
@@ -373,3 +374,87 @@ def escalate_status(
         changed = get(conn, email)
     assert changed is not None
     return changed, True
+
+
+# --- opaque tokens and the web service (newsletter serve) -------------------------------------
+
+
+def token_id_for(conn: sqlite3.Connection, email: str) -> str | None:
+    """The opaque id that this address's unsubscribe links carry; None when not listed."""
+    row = conn.execute(
+        "SELECT token_id FROM subscribers WHERE email_key = ?", (email_key(email),)
+    ).fetchone()
+    return row[0] if row is not None else None
+
+
+def by_token(conn: sqlite3.Connection, verified: tokens.Verified) -> Subscriber | None:
+    """Whom a verified token names: an opaque id, or (old tokens) an address."""
+    if verified.kind == "address":
+        return get(conn, verified.value)
+    return _row(conn.execute(f"{_SELECT} WHERE token_id = ?", (verified.value,)).fetchone())
+
+
+class Unsubscribed(NamedTuple):
+    subscriber: Subscriber
+    already: bool
+    """They had unsubscribed before; nothing was changed this time."""
+
+
+def unsubscribe(
+    conn: sqlite3.Connection, subscriber: Subscriber, *, via: str, now: str | None = None
+) -> Unsubscribed:
+    """Stop mail to this subscriber, recording when and how; doing it twice changes nothing.
+
+    One statement, so the write lock is held for microseconds even while a send runs.
+    """
+    now = now or now_utc()
+    changed = conn.execute(
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?,"
+        " unsubscribed_via = ?, updated_at = ?"
+        " WHERE id = ? AND status NOT IN ('unsubscribed', 'complained')"
+        f" RETURNING {', '.join(COLUMNS)}",
+        (now, via, now, subscriber.id),
+    ).fetchone()
+    if changed is None:
+        return Unsubscribed(subscriber, True)
+    return Unsubscribed(Subscriber(*changed), False)
+
+
+def unsubscribed_via(conn: sqlite3.Connection, subscriber_id: int) -> str:
+    """How they unsubscribed ('one-click', 'web page', ...); '' when not recorded."""
+    row = conn.execute(
+        "SELECT unsubscribed_via FROM subscribers WHERE id = ?", (subscriber_id,)
+    ).fetchone()
+    return row[0] if row is not None else ""
+
+
+def confirm(
+    conn: sqlite3.Connection, email: str, *, name: str, consent: str, now: str | None = None
+) -> tuple[Subscriber, bool]:
+    """Activate a confirmed sign-up, recording the consent; returns (subscriber, newly active).
+
+    This is how someone who had left comes back: they asked, and proved the address is
+    theirs. An address already active keeps its original consent.
+    """
+    address = _valid(email)
+    now = now or now_utc()
+    with transaction(conn):
+        existing = get(conn, address)
+        if existing is not None and existing.status == "active":
+            return existing, False
+        add(
+            conn,
+            address,
+            consent=consent,
+            name=name,
+            source="web form",
+            resubscribe=True,
+            now=now,
+        )
+        conn.execute(
+            "UPDATE subscribers SET unsubscribed_via = '' WHERE email_key = ?",
+            (email_key(address),),
+        )
+        confirmed = get(conn, address)
+    assert confirmed is not None
+    return confirmed, True

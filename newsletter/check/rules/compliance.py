@@ -49,6 +49,7 @@ def check(email: Email) -> list[Finding]:
         *_sender(email),
         *_testimonials(email),
         *_claims(email),
+        *_unsubscribe_host(email),
     ]
 
 
@@ -254,3 +255,24 @@ def _sentence(body: str, pos: int) -> str:
     end = min(ends) + 1 if ends else len(body)
     text = " ".join(body[start:end].split())
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _unsubscribe_host(email: Email) -> list[Finding]:
+    """`newsletter serve` answers base_url's host: an unsubscribe URL elsewhere needs its own."""
+    from urllib.parse import urlsplit
+
+    url, base = email.config.unsubscribe_url, email.config.base_url
+    if not url or urlsplit(url).hostname == urlsplit(base).hostname:
+        return []
+    return [
+        email.finding(
+            "unsubscribe-host",
+            WARNING,
+            _config_line(email, "unsubscribe", "url"),
+            f"[unsubscribe] url is on {urlsplit(url).hostname}, not base_url's "
+            f"{urlsplit(base).hostname}: `newsletter serve` answers it only if that host also "
+            "reaches it",
+            "point both hosts at the server running `newsletter serve` (see README, serve), "
+            "or use an unsubscribe URL under base_url",
+        )
+    ]
