@@ -27,10 +27,18 @@ def address_for_token(
 ) -> str | None:
     """The address a valid token was issued for; None for a forged, altered or foreign one.
 
-    `conn` is the subscriber database, for tokens that name a subscriber by an opaque id
-    rather than by address (today's tokens carry the address and need only the secret).
+    Opaque tokens (version 2) name a subscriber by a random id, resolved in `conn`, the
+    subscriber database; version 1 tokens carry the address and need only the secret.
     """
+    from newsletter.mail import subscribers
+
     try:
-        return tokens.verify(tokens.token_from(token), secret)
+        verified = tokens.read(tokens.token_from(token), secret)
     except tokens.InvalidToken:
         return None
+    if verified.kind == "address":
+        return verified.value
+    if conn is None:
+        return None
+    subscriber = subscribers.by_token(conn, verified)
+    return subscriber.email if subscriber is not None else None
