@@ -352,6 +352,13 @@ def subscribers() -> None:
     "value. Required when the file has no consent column.",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option(
+    "--encoding",
+    help="The file's text encoding, e.g. cp1252 or mac-roman (default: detected: UTF-8, "
+    "UTF-16, else Windows-1252).",
+)
+@click.option("--email-column", help="The column holding the addresses, when not recognised.")
+@click.option("--name-column", help="The column holding the full name, when not recognised.")
 @db_option
 @pass_ctx
 def subscribers_import(
@@ -360,25 +367,45 @@ def subscribers_import(
     source: str | None,
     consent: str | None,
     dry_run: bool,
+    encoding: str | None,
+    email_column: str | None,
+    name_column: str | None,
     db: Path | None,
 ) -> None:
-    """Add the people in a CSV export to the list; bad rows are reported, good ones imported.
+    """Add the people in a contact export (CSV or vCard) to the list.
 
-    Reads UTF-8 (with or without BOM), comma or semicolon separated, with an email column
-    (email, E-mail, Email Address...) and optionally name (or First Name + Last Name) and
-    consent. Unsubscribed, bounced or complained addresses are never made active again.
-    Exits 1 when any row was rejected.
+    Recognises Google Contacts, Outlook, Apple Contacts (.vcf), Mailchimp (subscribed,
+    unsubscribed and cleaned exports: their status is kept), Square (its email subscription
+    status is kept), Acuity, Calendly and any CSV with an email column (or --email-column).
+    UTF-8, UTF-16 (Excel's "Unicode text") and Windows-1252 are detected; Excel's `sep=;`
+    line is honoured. Unsubscribed, bounced or complained addresses are never made active
+    again. Duplicates and rows without an address are notes; exit 1 only when a row was
+    rejected as invalid (the good rows are still imported).
 
     \b
     Example:
-      newsletter subscribers import clients.csv --consent "asked at booking, 2026" --dry-run
+      newsletter subscribers import contacts.csv --consent "asked at booking, 2026" --dry-run
+      newsletter subscribers import unsubscribed_members_export.csv
     """
     from newsletter.mail.csvimport import import_csv
 
     result = import_csv(
-        _database(ctx, db), file, path=str(file), source=source, consent=consent, dry_run=dry_run
+        _database(ctx, db),
+        file,
+        path=str(file),
+        source=source,
+        consent=consent,
+        dry_run=dry_run,
+        encoding=encoding,
+        email_column=email_column,
+        name_column=name_column,
     )
-    report_problems(result.problems)
+    lines = [(p.line, str(p)) for p in result.problems]
+    lines += [(n.line, f"{n.path}:{n.line}: note: {n.message}") for _, n in result.notes]
+    for _, text in sorted(lines, key=lambda item: item[0]):
+        click.echo(text, err=True)
+    if result.rejected:
+        click.echo(f"Found {result.rejected} error{'s' if result.rejected != 1 else ''}.", err=True)
     click.echo(result.summary(str(file)))
     if result.rejected:
         raise click.exceptions.Exit(1)

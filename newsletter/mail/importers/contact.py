@@ -1,0 +1,35 @@
+"""What every reader gives back: one contact per record, before any validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One record of the export: `line` is where it starts; `email` is its first address.
+
+    `status` is what the export says about the person (active, unsubscribed, bounced,
+    complained); `consent` is the consent cell (None when the file has no consent column).
+    """
+
+    line: int
+    email: str
+    name: str
+    status: str = "active"
+    consent: str | None = None
+
+
+@dataclass
+class Contacts:
+    """The records of one file and what was learnt about it on the way."""
+
+    format: str
+    header_line: int
+    consent_column: str = ""
+    """The consent column's name as written in the file, "" when there is none."""
+    implied_consent: str = ""
+    """Consent the export itself records (a mail service's subscribed list), else ""."""
+    has_status: bool = False
+    """True when the format says, row by row or for the whole file, who left."""
+    records: list[Contact] = field(default_factory=list)
