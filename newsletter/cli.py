@@ -202,6 +202,44 @@ def export_command(obj: Context, issue_id: str | None, style: str, out: Path | N
         click.echo(f"Wrote {obj.paths.rel(path)}")
 
 
+@main.command()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="A local folder (your web server's document root) or user@host:path (rsync over SSH).",
+)
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The built folder to publish (default: dist/ in the workspace).",
+)
+@pass_ctx
+def publish(ctx: Context, target: str, source: Path | None) -> None:
+    """Copy the built web pages to where base_url serves them, before sending.
+
+    Images first, then each issue's web version, then the archive and feed, each file
+    renamed into place whole, so no reader sees a page without its images. Publishes only
+    what browsers open (index.html, images/, feed.xml); run `newsletter build` first.
+
+    \b
+    Examples:
+      newsletter publish --to /var/www/news
+      newsletter publish --to dustin@news.example.org:/var/www/news
+    """
+    from newsletter.build.publish import is_remote
+    from newsletter.build.publish import publish as run_publish
+
+    dist = source or ctx.paths.dist
+    done = run_publish(dist, target)
+    how = " with rsync" if is_remote(target) else ""
+    click.echo(
+        f"Published {', '.join(done.issues)} to {target}{how}: {done.copied} file(s) copied, "
+        f"{done.unchanged} unchanged (images, then web versions, then the archive and feed)."
+    )
+
+
 # --- check and preview -------------------------------------------------------------------------
 
 
@@ -660,6 +698,16 @@ def _describe_plan(plan: Any, where: str) -> str:
     help="Do not wait for the disk after each ledger write: faster; a crash of the program "
     "still re-sends at most the message in flight, but a power cut may re-send more.",
 )
+@click.option(
+    "--skip-check",
+    is_flag=True,
+    help="Send even when the checks before a live send find errors (they are listed loudly).",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not ask base_url whether the web version and images are published.",
+)
 @db_option
 @pass_ctx
 def send(
@@ -674,12 +722,17 @@ def send(
     connections: int,
     retry_after: float,
     no_fsync: bool,
+    skip_check: bool,
+    offline: bool,
     db: Path | None,
 ) -> None:
     """Send ISSUE_ID to every active subscriber, once; stopped or crashed sends resume.
 
-    The issue is rebuilt from the current content first (a content error stops here). Each
-    subscriber gets one message; running the command again after Ctrl-C, a crash or a
+    The issue is rebuilt from the current content first (a content error stops here). A live
+    send then runs `newsletter check` and refuses on errors, on a sender at a reserved
+    example domain (example.com, .test, ...), and when this issue's web version or images do
+    not answer at base_url (publish dist/ first; --offline skips asking); --skip-check sends
+    anyway. Test sends are never refused. Each subscriber gets one message; running the command again after Ctrl-C, a crash or a
     network failure continues where it stopped, and only a message that was being handed
     over at that moment can arrive twice. Temporary SMTP failures are retried with backoff;
     permanent ones are recorded (`newsletter status ISSUE_ID`). Exit 0 when nothing is
@@ -696,6 +749,7 @@ def send(
       newsletter send 2026-12 --yes --rate 5/s --connections 2
     """
     from newsletter.build.pipeline import render_workspace
+    from newsletter.check.preflight import preflight
     from newsletter.mail import send as sending
     from newsletter.workspace import load_secret, load_smtp_password
 
@@ -725,6 +779,8 @@ def send(
         recipients=sending.test_recipients(addresses),
         subject_prefix="[TEST] " if test else "",
     )
+    verdict = preflight(rendered, config=config, paths=paths, scope=scope, offline=offline)
+    warned = _report_preflight(verdict, issue_id, skip_check=skip_check)
     plan = sending.plan(job, include_new=include_new)
     click.echo(_describe_plan(plan, where))
     if plan.in_flight:
@@ -751,7 +807,7 @@ def send(
                 "Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True
             )
             raise SystemExit(1)
-        click.confirm(f"Send to {plan.to_send:,} subscriber(s)?", abort=True)
+        click.confirm(f"Send to {plan.to_send:,} subscriber(s){warned}?", abort=True)
     options = sending.SendOptions(
         connections=connections,
         rate=config.rate_per_second if scope != "dry-run" else 0,
@@ -770,6 +826,29 @@ def send(
         raise SystemExit(130)
     if summary.left:
         raise SystemExit(EXIT_INCOMPLETE)
+
+
+def _report_preflight(verdict: Any, issue_id: str, *, skip_check: bool) -> str:
+    """Refuse (exit 1) on blocking findings unless --skip-check; the warnings, for the prompt."""
+    blocking, warnings = verdict.blocking, verdict.warnings
+    count = f"{len(blocking)} error{'s' if len(blocking) != 1 else ''}"
+    for finding in blocking:
+        click.echo(str(finding), err=True)
+    if blocking and not skip_check:
+        click.echo(
+            f"Not sending {issue_id}: {count}. Fix them (`newsletter check` lists them too), "
+            "or add --skip-check to send anyway.",
+            err=True,
+        )
+        raise SystemExit(1)
+    if blocking:
+        click.echo(f"WARNING: --skip-check: SENDING {issue_id} DESPITE {count.upper()}.", err=True)
+    if not warnings:
+        return ""
+    rules = ", ".join(dict.fromkeys(f.rule for f in warnings))
+    line = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}: {rules}"
+    click.echo(f"{line} (`newsletter check {issue_id}` explains them).", err=True)
+    return f" ({line})"
 
 
 def _print_summary(summary: Any, config: Any, database: Path) -> None:
