@@ -845,8 +845,18 @@ def _report_preflight(verdict: Any, issue_id: str, *, skip_check: bool) -> str:
         click.echo(f"WARNING: --skip-check: SENDING {issue_id} DESPITE {count.upper()}.", err=True)
     if not warnings:
         return ""
-    rules = ", ".join(dict.fromkeys(f.rule for f in warnings))
-    line = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}: {rules}"
+    later = [f for f in warnings if f.severity == "error"]  # only a test send gets here
+    plain = [f for f in warnings if f.severity != "error"]
+    parts = []
+    if later:
+        rules = ", ".join(dict.fromkeys(f.rule for f in later))
+        parts.append(
+            f"{len(later)} error{'s' if len(later) != 1 else ''} a live send would refuse: {rules}"
+        )
+    if plain:
+        rules = ", ".join(dict.fromkeys(f.rule for f in plain))
+        parts.append(f"{len(plain)} warning{'s' if len(plain) != 1 else ''}: {rules}")
+    line = "; ".join(parts)
     click.echo(f"{line} (`newsletter check {issue_id}` explains them).", err=True)
     return f" ({line})"
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsletter.cli import main
+from newsletter.errors import NewsletterError
+from newsletter.mail.csvimport import parse_csv, read_csv_file
 
 GOOGLE = (
     "First Name,Middle Name,Last Name,Phonetic First Name,Phonetic Middle Name,"
@@ -416,3 +422,49 @@ def test_only_notes_exits_0_and_every_row_is_accounted_for(tmp_path: Path) -> No
         "(unsubscribed, bounced or complained), 2 not imported (1 duplicate, 1 without an "
         "address)\n"
     )
+
+
+# --- properties ----------------------------------------------------------------------------
+
+VCARD_LINES = ["BEGIN:VCARD", "END:VCARD", "VERSION:2.1", "VERSION:3.0", "VERSION:4.0",
+               "EMAIL:a@example.com", "EMAIL;ENCODING=QUOTED-PRINTABLE:a=3Db", "N:;;", "N:a",
+               "FN:", "FN;CHARSET=utf-8:x", "PHOTO;ENCODING=b:@@@", "item1.EMAIL:x",
+               "BEGIN:VCALENDAR", "END:VCALENDAR", " folded", "X:\\", "EMAIL;TYPE=a,b:c",
+               "KEY;ENCODING=BASE64:zz="]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(VCARD_LINES), max_size=12), st.text(max_size=20))
+def test_any_vcard_gives_contacts_or_a_newsletter_error(lines: list[str], extra: str) -> None:
+    """Broken, nested or half cards: the vCard reader answers with rows or a NewsletterError."""
+    text = "BEGIN:VCARD\r\n" + "\r\n".join(lines) + extra
+    try:
+        parsed = parse_csv(text, path="x.vcf", consent="c")
+    except NewsletterError as exc:
+        assert all(p.path == "x.vcf" for p in exc.problems)
+        return
+    assert all(row.line >= 1 for row in parsed.rows)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    names=st.lists(
+        st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=12).map(
+            lambda s: " ".join(s.split())
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    encoding=st.sampled_from(["utf-16", "utf-8-sig", "utf-8", "utf-16-le"]),
+    delimiter=st.sampled_from([",", "\t", ";"]),
+)
+def test_names_survive_every_detected_encoding(tmp_path, names, encoding, delimiter) -> None:
+    """Whatever encoding Excel or a contact app chose, the names come back as written."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(["Email", "Name"])
+    writer.writerows([f"p{i}@example.com", name] for i, name in enumerate(names))
+    file = tmp_path / f"list-{encoding}.csv"
+    file.write_bytes(out.getvalue().encode(encoding))
+    parsed = read_csv_file(file, path="list.csv", consent="c")
+    assert [r.name for r in parsed.rows] == names

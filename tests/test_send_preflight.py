@@ -159,3 +159,28 @@ def test_warnings_are_named_before_a_live_send(cli, sink, readers, workspace) ->
     result = cli("send", "2026-12", "--yes", "--offline")
     assert result.exit_code == 0, result.output
     assert result.stderr == "1 warning: sender-domain (`newsletter check 2026-12` explains them).\n"
+
+
+def test_a_test_send_names_what_a_live_send_would_refuse(cli, sink, workspace) -> None:
+    """A TODO does not stop a test send; the line before it says a live send would stop."""
+    article = workspace / "content/articles/restless-legs-massage.md"
+    article.write_text(article.read_text() + "\nTODO: finish this paragraph.\n")
+    result = cli("send", "2026-12", "--test", "me@example.com")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "1 error a live send would refuse: draft-marker; 1 warning: sender-domain "
+        "(`newsletter check 2026-12` explains them).\n"
+    )
+    assert sink.counts() == {"me@example.com": 1}
+
+
+def test_the_confirmation_line_names_the_warnings(cli, sink, readers, workspace, monkeypatch):
+    """At a terminal, the question itself says how many warnings there are and which."""
+    import click.testing
+
+    monkeypatch.setattr(click.testing._NamedTextIOWrapper, "isatty", lambda self: True)
+    configure(workspace, sender="dustin@gmail.com")
+    result = cli("send", "2026-12", "--offline", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Send to 2 subscriber(s) (1 warning: sender-domain)? [y/N]: y\n" in result.stdout
+    assert sorted(sink.counts()) == readers
