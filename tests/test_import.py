@@ -55,7 +55,7 @@ def summary(
     added=0, updated=0, unchanged=0, rejected=0, skipped=0, dry_run=False, notes=(), fmt=""
 ) -> str:
     """The summary line; `notes` are (count, kind) pairs; the row count is the sum of all."""
-    head = "Dry run of clients.csv (nothing written)" if dry_run else "Imported clients.csv"
+    head = "Dry run of clients.csv" if dry_run else "Imported clients.csv"
     total = added + updated + unchanged + rejected + skipped + sum(n for n, _ in notes)
     kind = f"{fmt}, " if fmt else ""
     tail = ""
@@ -63,7 +63,8 @@ def summary(
         detail = ", ".join(f"{n} {k}" for n, k in notes)
         tail = f", {sum(n for n, _ in notes)} not imported ({detail})"
     return (
-        f"{head} ({kind}{total} row{'s' if total != 1 else ''}): {added} added, {updated} updated, "
+        f"{head} ({kind}{total} row{'s' if total != 1 else ''}"
+        f"{'; nothing written' if dry_run else ''}): {added} added, {updated} updated, "
         f"{unchanged} unchanged, {rejected} rejected, {skipped} {SKIPPED}{tail}\n"
     )
 

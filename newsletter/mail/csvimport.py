@@ -246,7 +246,7 @@ class ImportResult:
     def summary(self, path: str) -> str:
         """One line whose numbers add up to the rows of the file."""
         c, left = self.counts, self.leavers
-        head = f"Dry run of {path} (nothing written)" if self.dry_run else f"Imported {path}"
+        head = f"Dry run of {path}" if self.dry_run else f"Imported {path}"
         kind = "" if self.format == "CSV" else f"{self.format}, "
         parts = [
             f"{c.added} added",
@@ -265,7 +265,8 @@ class ImportResult:
             detail = ", ".join(_plural(kinds[k], *NOTE_KINDS[k]) for k in NOTE_KINDS if kinds[k])
             parts.append(f"{len(self.notes)} not imported ({detail})")
         rows = _plural(self.total, "row", "rows")
-        return f"{head} ({kind}{rows}): {', '.join(parts)}"
+        dry = "; nothing written" if self.dry_run else ""
+        return f"{head} ({kind}{rows}{dry}): {', '.join(parts)}"
 
 
 def import_csv(
