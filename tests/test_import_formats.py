@@ -189,6 +189,20 @@ def test_apple_contacts_vcard(tmp_path: Path) -> None:
     ]
 
 
+def test_an_unreadable_card_is_rejected_and_the_others_import(tmp_path: Path) -> None:
+    """One broken card is an error at its line (exit 1); the cards around it still count."""
+    (tmp_path / "c.vcf").write_text(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Ann\nEMAIL:ann@example.com\nEND:VCARD\n"
+        "BEGIN:VCARD\nVERSION:3.0\nthis is not a vCard line\nEND:VCARD\n"
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Bo\nEMAIL:bo@example.org\nEND:VCARD\n",
+        encoding="utf-8",
+    )
+    result = run("c.vcf", "--consent", "x")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("c.vcf:6: this contact card is not readable: ")
+    assert [e for e, _, _ in stored(tmp_path)] == ["ann@example.com", "bo@example.org"]
+
+
 def test_mailchimp_subscribed_export_records_the_opt_in_as_consent(tmp_path: Path) -> None:
     """Mailchimp's subscribed export: its members opted in, which is the consent recorded."""
     name = csv_file(
@@ -433,7 +447,7 @@ VCARD_LINES = ["BEGIN:VCARD", "END:VCARD", "VERSION:2.1", "VERSION:3.0", "VERSIO
                "KEY;ENCODING=BASE64:zz="]  # fmt: skip
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(VCARD_LINES), max_size=12), st.text(max_size=20))
 def test_any_vcard_gives_contacts_or_a_newsletter_error(lines: list[str], extra: str) -> None:
     """Broken, nested or half cards: the vCard reader answers with rows or a NewsletterError."""
@@ -444,9 +458,12 @@ def test_any_vcard_gives_contacts_or_a_newsletter_error(lines: list[str], extra:
         assert all(p.path == "x.vcf" for p in exc.problems)
         return
     assert all(row.line >= 1 for row in parsed.rows)
+    assert all(problem.line >= 1 for problem in parsed.problems)
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     names=st.lists(
         st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=12).map(

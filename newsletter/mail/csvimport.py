@@ -188,11 +188,13 @@ def parse_csv(
         contacts, broken = read_table(
             text, path=path, delimiter=delimiter, email_column=email_column, name_column=name_column
         )
-    if not contacts.records:
+    if not contacts.records and not contacts.unreadable:
         raise NewsletterError.single(
             path, "only a header row: no subscribers to import", contacts.header_line
         )
     parsed = map_contacts(contacts, path=path, consent=consent)
+    parsed.problems += [Problem(path, line, reason) for line, reason in contacts.unreadable]
+    parsed.problems.sort(key=lambda p: p.line)
     if broken:
         _explain_unclosed(parsed, broken, path)
     return parsed

@@ -33,3 +33,5 @@ class Contacts:
     has_status: bool = False
     """True when the format says, row by row or for the whole file, who left."""
     records: list[Contact] = field(default_factory=list)
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+    """(line, reason) of records the reader could not read at all: rejected rows."""

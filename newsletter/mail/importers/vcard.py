@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import vobject
@@ -10,20 +11,42 @@ import vobject
 from newsletter.errors import NewsletterError
 from newsletter.mail.importers.contact import Contact, Contacts
 
-_BEGIN = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE | re.MULTILINE)
+_BEGIN = re.compile(r"BEGIN:VCARD\s*", re.IGNORECASE)
+_END = re.compile(r"END:VCARD\s*", re.IGNORECASE)
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def looks_like_vcard(text: str) -> bool:
     return text.lstrip().upper().startswith("BEGIN:VCARD")
 
 
-def _value(card: vobject.base.Component, key: str) -> Any:
+def _cards(text: str) -> Iterator[tuple[int, str]]:
+    """(line of BEGIN:VCARD, the card's text) for each top-level card; nested ones stay inside."""
+    depth, start = 0, 0
+    lines: list[str] = []
+    for number, match in enumerate(_LINE.finditer(text), 1):
+        line = match.group()
+        if _BEGIN.fullmatch(line):
+            if depth == 0:
+                start, lines = number, []
+            depth += 1
+        if depth:
+            lines.append(line)
+        if depth and _END.fullmatch(line):
+            depth -= 1
+            if depth == 0:
+                yield start, "".join(lines)
+    if depth:
+        yield start, "".join(lines)
+
+
+def _value(card: Any, key: str) -> Any:
     """The value of the card's first `key` line, or None (vobject types lines loosely)."""
-    lines = card.contents.get(key)
+    lines = getattr(card, "contents", {}).get(key)
     return getattr(lines[0], "value", None) if lines else None
 
 
-def _name(card: vobject.base.Component) -> str:
+def _name(card: Any) -> str:
     formatted = _value(card, "fn")
     if formatted and str(formatted).strip():
         return str(formatted)
@@ -34,21 +57,20 @@ def _name(card: vobject.base.Component) -> str:
 
 
 def read_vcard(text: str, *, path: str) -> Contacts:
-    """One contact per card, with its first address (vCard keeps the order the app shows)."""
-    starts = [text.count("\n", 0, m.start()) + 1 for m in _BEGIN.finditer(text)]
+    """One contact per card, with its first address (vCard keeps the order the app shows).
+
+    A card vobject cannot read is reported at its line, and the other cards still count.
+    """
     contacts = Contacts(format="vCard", header_line=1)
-    try:
-        for index, card in enumerate(vobject.readComponents(text)):
-            line = starts[index] if index < len(starts) else 0
-            email = str(_value(card, "email") or "").strip()
-            contacts.records.append(Contact(line, email, _name(card)))
-    except (vobject.base.ParseError, ValueError, TypeError) as exc:
-        done = len(contacts.records)
-        line = starts[done] if done < len(starts) else 1
-        reason = re.sub(r"^At line \d+: ", "", str(exc))
-        raise NewsletterError.single(
-            path, f"this contact card is not readable: {reason}", line
-        ) from None
-    if not contacts.records:
+    for line, card_text in _cards(text):
+        try:
+            card = vobject.readOne(card_text)
+        except (vobject.base.ParseError, ValueError, TypeError, AttributeError) as exc:
+            reason = re.sub(r"^At line \d+: ", "", str(exc)) or type(exc).__name__
+            contacts.unreadable.append((line, f"this contact card is not readable: {reason}"))
+            continue
+        email = str(_value(card, "email") or "").strip()
+        contacts.records.append(Contact(line, email, _name(card)))
+    if not contacts.records and not contacts.unreadable:
         raise NewsletterError.single(path, "no contact cards (BEGIN:VCARD) in the file", 1)
     return contacts
