@@ -346,6 +346,26 @@ def test_calendly_invitees(tmp_path: Path) -> None:
     assert stored(tmp_path) == [("a@example.com", "Ann Lee", "active")]
 
 
+@pytest.mark.parametrize(
+    ("header", "record"),
+    [
+        # SimplePractice's Client Details Report: a full-name 'Client' column; its 'Status'
+        # (Active, Archived, Prospect) is about therapy, not about mail.
+        ("Client,Email,Phone,Status,Primary Clinician", "Ann Lee,a@example.com,555,Archived,D"),
+        # Vagaro's customer fields.
+        ("First Name,Last Name,Email Address,Mobile Phone,Day Phone", "Ann,Lee,a@example.com,5,"),
+        # Mindbody and Jane: 'Email' with split names and a preferred name.
+        ("Client ID,First Name,Last Name,Preferred Name,Email", "7,Ann,Lee,Annie,a@example.com"),
+    ],
+    ids=["simplepractice", "vagaro", "mindbody-jane"],
+)
+def test_booking_systems_with_generic_columns(tmp_path: Path, header: str, record: str) -> None:
+    """Booking systems without a fixed layout of their own are read by the generic names."""
+    result = run(csv_file(tmp_path, header, record), "--consent", "intake form")
+    assert result.exit_code == 0, result.output
+    assert stored(tmp_path) == [("a@example.com", "Ann Lee", "active")]
+
+
 def test_a_backup_made_by_export_keeps_every_status(tmp_path: Path) -> None:
     """`subscribers export` then import elsewhere: nobody who left comes back as active."""
     run(csv_file(tmp_path, "email\na@example.com\nb@example.com\n"), "--consent", "form")
