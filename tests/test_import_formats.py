@@ -467,7 +467,7 @@ VCARD_LINES = ["BEGIN:VCARD", "END:VCARD", "VERSION:2.1", "VERSION:3.0", "VERSIO
                "KEY;ENCODING=BASE64:zz="]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(VCARD_LINES), max_size=12), st.text(max_size=20))
 def test_any_vcard_gives_contacts_or_a_newsletter_error(lines: list[str], extra: str) -> None:
     """Broken, nested or half cards: the vCard reader answers with rows or a NewsletterError."""
@@ -482,7 +482,7 @@ def test_any_vcard_gives_contacts_or_a_newsletter_error(lines: list[str], extra:
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     names=st.lists(
