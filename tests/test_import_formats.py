@@ -505,3 +505,33 @@ def test_names_survive_every_detected_encoding(tmp_path, names, encoding, delimi
     file.write_bytes(out.getvalue().encode(encoding))
     parsed = read_csv_file(file, path="list.csv", consent="c")
     assert [r.name for r in parsed.rows] == names
+
+
+@pytest.mark.parametrize(
+    "column", ["Email Marketing Status", "Subscription Status", "Unsubscribed", "Opted Out"]
+)
+def test_an_unknown_layout_that_says_who_left_is_honoured(tmp_path: Path, column: str) -> None:
+    """A mail-status column in any layout: unsubscribed, cleaned or opted-out rows never
+    become active, even with --consent."""
+    left = "TRUE" if column in ("Unsubscribed", "Opted Out") else "Unsubscribed"
+    stays = "FALSE" if left == "TRUE" else "Subscribed"
+    name = csv_file(
+        tmp_path,
+        f"Email,Name,{column}",
+        f"a@example.com,Ann,{stays}",
+        f"b@example.com,Bo,{left}",
+    )
+    result = run(name, "--consent", "x")
+    assert result.exit_code == 0, result.output
+    assert stored(tmp_path) == [
+        ("a@example.com", "Ann", "active"),
+        ("b@example.com", "Bo", "unsubscribed"),
+    ]
+
+
+def test_cleaned_in_a_status_column_is_bounced(tmp_path: Path) -> None:
+    """Mailchimp's word for a hard-bouncing address, in a status column of any layout."""
+    name = csv_file(tmp_path, "Email,Status of email,Email Status", "c@example.com,,Cleaned")
+    result = run(name)
+    assert result.exit_code == 0, result.output
+    assert stored(tmp_path) == [("c@example.com", "", "bounced")]

@@ -118,7 +118,37 @@ FORMATS: tuple[Format, ...] = (
     ),
 )
 
-GENERIC = Format("CSV", ())
+LEFT_WORDS = {
+    "unsubscribed": "unsubscribed",
+    "optedout": "unsubscribed",
+    "optout": "unsubscribed",
+    "true": "unsubscribed",  # an "Unsubscribed" or "Opted out" column
+    "yes": "unsubscribed",
+    "cleaned": "bounced",
+    "bounced": "bounced",
+    "complained": "complained",
+    "spam": "complained",
+}
+"""Words in a mail-status column that mean the person left; anything else means active."""
+
+GENERIC = Format(
+    "CSV",
+    (),
+    # A mail service's list in an unknown layout may say who left: never import them as active.
+    status_column=(
+        "emailmarketingstatus",
+        "emailsubscriptionstatus",
+        "subscriptionstatus",
+        "emailstatus",
+        "marketingstatus",
+        "mailchimpstatus",
+        "unsubscribed",
+        "emailunsubscribed",
+        "optedout",
+        "emailoptout",
+    ),
+    status_words=LEFT_WORDS,
+)
 
 
 def recognise(keys: list[str]) -> Format:
