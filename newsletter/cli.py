@@ -96,6 +96,7 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
       newsletter preview
       newsletter check
       newsletter build
+      newsletter publish --to /var/www/news
       newsletter send 2026-12 --test me@example.com
       newsletter send 2026-12
     """
