@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from newsletter.errors import NewsletterError, Problem
 from newsletter.mail.database import connect
@@ -49,8 +50,7 @@ NOTE_KINDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One valid person from the file: what is stored, and the line it came from."""
 
     line: int
@@ -133,7 +133,7 @@ def map_contacts(contacts: Contacts, *, path: str, consent: str | None = None) -
     seen: dict[str, int] = {}
     for contact in contacts.records:
         row = _row(contact, contacts, default)
-        if isinstance(row, tuple):
+        if not isinstance(row, Row):
             kind, message = row
             if kind == "no-consent":
                 raise NewsletterError.single(path, NO_CONSENT, contacts.header_line)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(NamedTuple):
     """One record of the export: `line` is where it starts; `email` is its first address.
 
     `status` is what the export says about the person (active, unsubscribed, bounced,
@@ -18,6 +18,8 @@ class Contact:
     name: str
     status: str = "active"
     consent: str | None = None
+    """A NamedTuple: an export may hold 100,000 of them, made several times faster than a
+    frozen dataclass."""
 
 
 @dataclass

@@ -7,11 +7,13 @@ before the more general ones it would otherwise match.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+@functools.lru_cache(maxsize=1024)
 def header_key(cell: str) -> str:
     """The comparable form of a header cell or a status word."""
     return re.sub(r"[^a-z0-9]", "", cell.casefold())

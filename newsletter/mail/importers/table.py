@@ -6,7 +6,6 @@ import contextlib
 import csv
 import itertools
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -137,17 +136,24 @@ class Columns:
         )
 
     def contact(self, record: list[str], line: int) -> Contact:
+        """The contact in one record; the hot path of a large import, so written out."""
+        count = len(record)
         email = ""
         for index in self.email:
-            email = _cell(record, index).split(GOOGLE_SEPARATOR, 1)[0].strip()
-            if email:
-                break
-        name = _cell(record, self.name) or f"{_cell(record, self.first)} {_cell(record, self.last)}"
+            if index < count:
+                email = record[index].strip()
+                if email:
+                    if GOOGLE_SEPARATOR in email:
+                        email = email.split(GOOGLE_SEPARATOR, 1)[0].strip()
+                    break
+        name = record[self.name].strip() if self.name is not None and self.name < count else ""
+        if not name and (self.first is not None or self.last is not None):
+            name = f"{_cell(record, self.first)} {_cell(record, self.last)}"
         status = self.format.status
         if self.status is not None:
             status = self.format.status_words.get(header_key(_cell(record, self.status)), status)
         consent = _cell(record, self.consent) if self.consent is not None else None
-        return Contact(line, email, name, sys.intern(status), consent)
+        return Contact(line, email, name, status, consent)
 
 
 def _cell(record: list[str], index: int | None) -> str:
