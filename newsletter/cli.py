@@ -96,6 +96,7 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
       newsletter preview
       newsletter check
       newsletter build
+      newsletter publish --to /var/www/news
       newsletter send 2026-12 --test me@example.com
       newsletter send 2026-12
     """
@@ -200,6 +201,44 @@ def export_command(obj: Context, issue_id: str | None, style: str, out: Path | N
     target = out or obj.paths.dist / "export" / style / (issue_id or "latest")
     for path in export_issue(obj.paths, issue_id, style=style, out=target):
         click.echo(f"Wrote {obj.paths.rel(path)}")
+
+
+@main.command()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="A local folder (your web server's document root) or user@host:path (rsync over SSH).",
+)
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The built folder to publish (default: dist/ in the workspace).",
+)
+@pass_ctx
+def publish(ctx: Context, target: str, source: Path | None) -> None:
+    """Copy the built web pages to where base_url serves them, before sending.
+
+    Images first, then each issue's web version, then the archive and feed, each file
+    renamed into place whole, so no reader sees a page without its images. Publishes only
+    what browsers open (index.html, images/, feed.xml); run `newsletter build` first.
+
+    \b
+    Examples:
+      newsletter publish --to /var/www/news
+      newsletter publish --to dustin@news.example.org:/var/www/news
+    """
+    from newsletter.build.publish import is_remote
+    from newsletter.build.publish import publish as run_publish
+
+    dist = source or ctx.paths.dist
+    done = run_publish(dist, target)
+    how = " with rsync" if is_remote(target) else ""
+    click.echo(
+        f"Published {', '.join(done.issues)} to {target}{how}: {done.copied} file(s) copied, "
+        f"{done.unchanged} unchanged (images, then web versions, then the archive and feed)."
+    )
 
 
 # --- check and preview -------------------------------------------------------------------------
@@ -352,6 +391,13 @@ def subscribers() -> None:
     "value. Required when the file has no consent column.",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option(
+    "--encoding",
+    help="The file's text encoding, e.g. cp1252 or mac-roman (default: detected: UTF-8, "
+    "UTF-16, else Windows-1252).",
+)
+@click.option("--email-column", help="The column holding the addresses, when not recognised.")
+@click.option("--name-column", help="The column holding the full name, when not recognised.")
 @db_option
 @pass_ctx
 def subscribers_import(
@@ -360,25 +406,45 @@ def subscribers_import(
     source: str | None,
     consent: str | None,
     dry_run: bool,
+    encoding: str | None,
+    email_column: str | None,
+    name_column: str | None,
     db: Path | None,
 ) -> None:
-    """Add the people in a CSV export to the list; bad rows are reported, good ones imported.
+    """Add the people in a contact export (CSV or vCard) to the list.
 
-    Reads UTF-8 (with or without BOM), comma or semicolon separated, with an email column
-    (email, E-mail, Email Address...) and optionally name (or First Name + Last Name) and
-    consent. Unsubscribed, bounced or complained addresses are never made active again.
-    Exits 1 when any row was rejected.
+    Recognises Google Contacts, Outlook, Apple Contacts (.vcf), Mailchimp (subscribed,
+    unsubscribed and cleaned exports: their status is kept), Square (its email subscription
+    status is kept), Acuity, Calendly and any CSV with an email column (or --email-column).
+    UTF-8, UTF-16 (Excel's "Unicode text") and Windows-1252 are detected; Excel's `sep=;`
+    line is honoured. Unsubscribed, bounced or complained addresses are never made active
+    again. Duplicates and rows without an address are notes; exit 1 only when a row was
+    rejected as invalid (the good rows are still imported).
 
     \b
     Example:
-      newsletter subscribers import clients.csv --consent "asked at booking, 2026" --dry-run
+      newsletter subscribers import contacts.csv --consent "asked at booking, 2026" --dry-run
+      newsletter subscribers import unsubscribed_members_export.csv
     """
     from newsletter.mail.csvimport import import_csv
 
     result = import_csv(
-        _database(ctx, db), file, path=str(file), source=source, consent=consent, dry_run=dry_run
+        _database(ctx, db),
+        file,
+        path=str(file),
+        source=source,
+        consent=consent,
+        dry_run=dry_run,
+        encoding=encoding,
+        email_column=email_column,
+        name_column=name_column,
     )
-    report_problems(result.problems)
+    lines = [(p.line, str(p)) for p in result.problems]
+    lines += [(n.line, f"{n.path}:{n.line}: note: {n.message}") for _, n in result.notes]
+    for _, text in sorted(lines, key=lambda item: item[0]):
+        click.echo(text, err=True)
+    if result.rejected:
+        click.echo(f"Found {result.rejected} error{'s' if result.rejected != 1 else ''}.", err=True)
     click.echo(result.summary(str(file)))
     if result.rejected:
         raise click.exceptions.Exit(1)
@@ -636,6 +702,16 @@ def _describe_plan(plan: Any, where: str) -> str:
     help="Do not wait for the disk after each ledger write: faster; a crash of the program "
     "still re-sends at most the message in flight, but a power cut may re-send more.",
 )
+@click.option(
+    "--skip-check",
+    is_flag=True,
+    help="Send even when the checks before a live send find errors (they are listed loudly).",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not ask base_url whether the web version and images are published.",
+)
 @db_option
 @pass_ctx
 def send(
@@ -650,12 +726,17 @@ def send(
     connections: int,
     retry_after: float,
     no_fsync: bool,
+    skip_check: bool,
+    offline: bool,
     db: Path | None,
 ) -> None:
     """Send ISSUE_ID to every active subscriber, once; stopped or crashed sends resume.
 
-    The issue is rebuilt from the current content first (a content error stops here). Each
-    subscriber gets one message; running the command again after Ctrl-C, a crash or a
+    The issue is rebuilt from the current content first (a content error stops here). A live
+    send then runs `newsletter check` and refuses on errors, on a sender at a reserved
+    example domain (example.com, .test, ...), and when this issue's web version or images do
+    not answer at base_url (publish dist/ first; --offline skips asking); --skip-check sends
+    anyway. Test sends are never refused. Each subscriber gets one message; running the command again after Ctrl-C, a crash or a
     network failure continues where it stopped, and only a message that was being handed
     over at that moment can arrive twice. Temporary SMTP failures are retried with backoff;
     permanent ones are recorded (`newsletter status ISSUE_ID`). Exit 0 when nothing is
@@ -672,6 +753,7 @@ def send(
       newsletter send 2026-12 --yes --rate 5/s --connections 2
     """
     from newsletter.build.pipeline import render_workspace
+    from newsletter.check.preflight import preflight
     from newsletter.mail import send as sending
     from newsletter.workspace import load_secret, load_smtp_password
 
@@ -701,6 +783,8 @@ def send(
         recipients=sending.test_recipients(addresses),
         subject_prefix="[TEST] " if test else "",
     )
+    verdict = preflight(rendered, config=config, paths=paths, scope=scope, offline=offline)
+    warned = _report_preflight(verdict, issue_id, skip_check=skip_check)
     plan = sending.plan(job, include_new=include_new)
     click.echo(_describe_plan(plan, where))
     if plan.in_flight:
@@ -727,7 +811,7 @@ def send(
                 "Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True
             )
             raise SystemExit(1)
-        click.confirm(f"Send to {plan.to_send:,} subscriber(s)?", abort=True)
+        click.confirm(f"Send to {plan.to_send:,} subscriber(s){warned}?", abort=True)
     options = sending.SendOptions(
         connections=connections,
         rate=config.rate_per_second if scope != "dry-run" else 0,
@@ -746,6 +830,39 @@ def send(
         raise SystemExit(130)
     if summary.left:
         raise SystemExit(EXIT_INCOMPLETE)
+
+
+def _report_preflight(verdict: Any, issue_id: str, *, skip_check: bool) -> str:
+    """Refuse (exit 1) on blocking findings unless --skip-check; the warnings, for the prompt."""
+    blocking, warnings = verdict.blocking, verdict.warnings
+    count = f"{len(blocking)} error{'s' if len(blocking) != 1 else ''}"
+    for finding in blocking:
+        click.echo(str(finding), err=True)
+    if blocking and not skip_check:
+        click.echo(
+            f"Not sending {issue_id}: {count}. Fix them (`newsletter check` lists them too), "
+            "or add --skip-check to send anyway.",
+            err=True,
+        )
+        raise SystemExit(1)
+    if blocking:
+        click.echo(f"WARNING: --skip-check: SENDING {issue_id} DESPITE {count.upper()}.", err=True)
+    if not warnings:
+        return ""
+    later = [f for f in warnings if f.severity == "error"]  # only a test send gets here
+    plain = [f for f in warnings if f.severity != "error"]
+    parts = []
+    if later:
+        rules = ", ".join(dict.fromkeys(f.rule for f in later))
+        parts.append(
+            f"{len(later)} error{'s' if len(later) != 1 else ''} a live send would refuse: {rules}"
+        )
+    if plain:
+        rules = ", ".join(dict.fromkeys(f.rule for f in plain))
+        parts.append(f"{len(plain)} warning{'s' if len(plain) != 1 else ''}: {rules}")
+    line = "; ".join(parts)
+    click.echo(f"{line} (`newsletter check {issue_id}` explains them).", err=True)
+    return f" ({line})"
 
 
 def _print_summary(summary: Any, config: Any, database: Path) -> None:

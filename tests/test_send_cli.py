@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from smtp_sink import Sink
+from static_site import configure
 
 from newsletter import tokens
 from newsletter.mail import database, subscribers
@@ -20,6 +21,13 @@ def sink(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(server.port))
         monkeypatch.setenv("NEWSLETTER_SMTP_SECURITY", "none")
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _own_sender(workspace: Path) -> None:
+    """The example's example.com sender stops a live send (test_send_preflight); these tests
+    are about sending, so they send as a real-looking domain, with --offline."""
+    configure(workspace, sender="dustin@sample-bodywork.net")
 
 
 @pytest.fixture
@@ -41,14 +49,14 @@ def ledger_rows(workspace: Path) -> int:
 
 
 def test_send_without_a_terminal_or_yes_refuses(cli, sink, readers, workspace) -> None:
-    result = cli("send", "2026-12")
+    result = cli("send", "2026-12", "--offline")
     assert result.exit_code == 1
     assert "Refusing to send without confirmation: no terminal to ask. Add --yes." in result.stderr
     assert sink.received == [] and ledger_rows(workspace) == 0
 
 
 def test_send_with_yes_sends_to_everyone_and_summarises(cli, sink, readers) -> None:
-    result = cli("send", "2026-12", "--yes")
+    result = cli("send", "2026-12", "--yes", "--offline")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == (
@@ -58,7 +66,7 @@ def test_send_with_yes_sends_to_everyone_and_summarises(cli, sink, readers) -> N
     assert lines[-1].startswith("Sent 3 message(s) in ")
     assert lines[-1].endswith("2026-12 (live): 3 sent, 0 failed, 0 skipped, 0 left.")
     assert sorted(sink.counts()) == readers
-    again = cli("send", "2026-12", "--yes")
+    again = cli("send", "2026-12", "--yes", "--offline")
     assert again.exit_code == 0
     assert "Nothing left to send; see `newsletter status 2026-12`." in again.stdout
 
@@ -66,7 +74,7 @@ def test_send_with_yes_sends_to_everyone_and_summarises(cli, sink, readers) -> N
 def test_send_refuses_an_issue_whose_build_fails(cli, sink, readers, write, workspace) -> None:
     text = (workspace / "content/issues/2026-12.md").read_text()
     write({"content/issues/2026-12.md": text.replace("restless-legs-massage", "no-such-article")})
-    result = cli("send", "2026-12", "--yes")
+    result = cli("send", "2026-12", "--yes", "--offline")
     assert result.exit_code == 1
     assert "content/issues/2026-12.md:" in result.stderr and "no-such-article" in result.stderr
     assert sink.received == []
@@ -89,7 +97,7 @@ def test_addresses_without_test_are_a_usage_error(cli, sink) -> None:
 
 def test_status_shows_counts_and_failures_with_the_reply(cli, sink, readers) -> None:
     sink.reply_always("reader1@example.org", "550 5.1.1 no such user")
-    assert cli("send", "2026-12", "--yes").exit_code == 0
+    assert cli("send", "2026-12", "--yes", "--offline").exit_code == 0
     out = cli("status", "2026-12").stdout.splitlines()
     assert out[0].startswith("2026-12 (live), started ")
     assert out[1:7] == [
@@ -117,7 +125,7 @@ def test_a_failed_login_is_one_clear_line(cli, monkeypatch, readers, workspace) 
         monkeypatch.setenv("NEWSLETTER_SMTP_SECURITY", "none")
         monkeypatch.setenv("NEWSLETTER_SMTP_USERNAME", "dustin")
         monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "wrong")
-        result = cli("send", "2026-12", "--yes")
+        result = cli("send", "2026-12", "--yes", "--offline")
     assert result.exit_code == 1
     first, count = result.stderr.splitlines()[-2:]
     assert first.startswith(f"smtp: login to 127.0.0.1:{server.port} as 'dustin' failed: 535")

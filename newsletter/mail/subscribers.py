@@ -458,3 +458,108 @@ def confirm(
         confirmed = get(conn, address)
     assert confirmed is not None
     return confirmed, True
+
+
+# --- people an export says have left (Mailchimp unsubscribed/cleaned, Square, backups) ---------
+
+
+LEFT_STATUSES = ("unsubscribed", "bounced", "complained")
+
+
+@dataclass(frozen=True)
+class LeaverCounts:
+    """What an import did with the rows of people who left or whose address bounces."""
+
+    recorded: int = 0
+    """Addresses new to the list, stored as unsubscribed, bounced or complained."""
+    stopped: int = 0
+    """Active subscribers who are no longer active."""
+    unchanged: int = 0
+    """Already not active: left as they are (an unsubscribe is never turned into a bounce)."""
+
+    @property
+    def total(self) -> int:
+        return self.recorded + self.stopped + self.unchanged
+
+
+def import_leavers(
+    conn: sqlite3.Connection,
+    rows: Iterable[tuple[str, str, str]],
+    *,
+    source: str,
+    dry_run: bool = False,
+    now: str | None = None,
+) -> LeaverCounts:
+    """Merge (email, name, status) rows of people who left, status one of LEFT_STATUSES.
+
+    A new address is stored with that status (never active, no consent recorded), so a later
+    import of another list cannot make it active; an active subscriber stops being active;
+    anyone already not active keeps the status and date they have.
+    """
+    now = now or now_utc()
+    counts = LeaverCounts()
+    try:
+        with transaction(conn):
+            conn.execute(
+                "CREATE TEMP TABLE leaving (key TEXT PRIMARY KEY, email TEXT NOT NULL,"
+                " name TEXT NOT NULL, status TEXT NOT NULL)"
+            )
+            conn.executemany(
+                "INSERT INTO temp.leaving (key, email, name, status) VALUES (?, ?, ?, ?)",
+                ((email_key(e), e, n, s) for e, n, s in rows if s in LEFT_STATUSES),
+            )
+            recorded, stopped, unchanged = conn.execute(
+                "SELECT COALESCE(SUM(s.id IS NULL), 0), COALESCE(SUM(s.status = 'active'), 0),"
+                " COALESCE(SUM(s.status != 'active'), 0)"
+                " FROM temp.leaving l LEFT JOIN subscribers s ON s.email_key = l.key"
+            ).fetchone()
+            counts = LeaverCounts(recorded, stopped, unchanged)
+            conn.execute(
+                "UPDATE subscribers SET status = l.status, updated_at = ?,"
+                " unsubscribed_at = CASE WHEN l.status = 'unsubscribed' THEN ?"
+                " ELSE unsubscribed_at END"
+                " FROM temp.leaving l WHERE subscribers.email_key = l.key"
+                " AND subscribers.status = 'active'",
+                (now, now),
+            )
+            conn.execute(
+                "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
+                " consent_at, created_at, updated_at, unsubscribed_at)"
+                " SELECT l.email, l.key, l.name, l.status, ?, '', '', ?, ?,"
+                " CASE WHEN l.status = 'unsubscribed' THEN ? END"
+                " FROM temp.leaving l WHERE NOT EXISTS"
+                " (SELECT 1 FROM subscribers s WHERE s.email_key = l.key) ORDER BY l.rowid",
+                (source, now, now, now),
+            )
+            conn.execute("DROP TABLE temp.leaving")
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return counts
+
+
+def import_contacts(
+    conn: sqlite3.Connection,
+    joining: Iterable[tuple[str, str, str]],
+    leaving: Iterable[tuple[str, str, str]],
+    *,
+    source: str,
+    dry_run: bool = False,
+    now: str | None = None,
+) -> tuple[ImportCounts, LeaverCounts]:
+    """One file's (email, name, consent) joiners and (email, name, status) leavers, together.
+
+    One transaction: the list never shows half a file. The two sets hold different
+    addresses (the reader keeps the first row of each), so their order does not matter.
+    """
+    now = now or now_utc()
+    try:
+        with transaction(conn):
+            counts = import_rows(conn, joining, source=source, now=now)
+            left = import_leavers(conn, leaving, source=source, now=now)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return counts, left
