@@ -88,11 +88,15 @@ def add_article_image(root: Path, name: str = "legs.png") -> None:
 
 
 def configure(root: Path, *, base_url: str | None = None, sender: str | None = None) -> None:
-    """Point the workspace's config at another base_url and/or sender address."""
+    """Point the workspace's config at another base_url (its unsubscribe page with it) and/or
+    sender address."""
     config = root / "content" / "newsletter.toml"
     text = config.read_text(encoding="utf-8")
     if base_url:
         text = re.sub(r'(?m)^base_url = ".*"$', f'base_url = "{base_url}"', text)
+        text = re.sub(
+            r'(?m)^url = "https://.*/unsubscribe"$', f'url = "{base_url}/unsubscribe"', text
+        )
     if sender:
         text = re.sub(r'(?m)^email = ".*"$', f'email = "{sender}"', text)
     config.write_text(text, encoding="utf-8")
