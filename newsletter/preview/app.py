@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from newsletter.check.run import Finding, check_rendered, problems_to_findings, sort_findings
 from newsletter.errors import NewsletterError, Problem
+from newsletter.hosts import is_loopback
 from newsletter.model import Config, Rendered
 from newsletter.workspace import Paths
 
@@ -498,10 +499,6 @@ def _problems_text(problems: Iterable[Problem]) -> str:
 
 
 # --- the application ---------------------------------------------------------------------------
-
-
-def is_loopback(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 def bind(host: str, port: int, *, tries: int = 1) -> _Server:
