@@ -623,6 +623,19 @@ def test_a_crash_in_the_first_build_still_starts_the_preview(
 # --- routes ------------------------------------------------------------------------------------
 
 
+def test_routes_match_exact_paths_then_prefixes() -> None:
+    """An exact entry wins (/email.txt); `/name/*` takes everything under /name/ and hands on
+    the rest as sent; anything else has no route."""
+    from newsletter.preview.server import route, show_email, show_image, show_text
+
+    assert route("/email.txt") == (show_text, "")
+    assert route("/email/dark.html") == (show_email, "dark.html")
+    assert route("/images/a/%2e%2e/b.png") == (show_image, "a/%2e%2e/b.png")
+    assert route("/email") is None
+    assert route("/nope/x") is None
+    assert route("") is None
+
+
 def test_every_route_in_the_table_answers(app: Preview) -> None:
     """Each entry of the route table is reachable; a path outside it is a 404."""
     from newsletter.preview.server import ROUTES
