@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,8 +103,6 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
     if ctx.invoked_subcommand in LONG_RUNNING and not gc.isenabled():
         gc.freeze()  # what is loaded by now stays; later collections skip it
         gc.enable()
-    if debug:
-        os.environ["NEWSLETTER_DEBUG"] = "1"
 
 
 # --- build (issue pipeline) --------------------------------------------------------------------
@@ -331,7 +328,8 @@ def preview(ctx: Context, issue_id: str | None, port: int, host: str, no_open: b
     """
     import webbrowser
 
-    from newsletter.preview.app import Preview, is_loopback
+    from newsletter.hosts import is_loopback
+    from newsletter.preview.app import Preview
 
     source = click.get_current_context().get_parameter_source("port")
     tries = 10 if source == click.core.ParameterSource.DEFAULT and port else 1

@@ -18,17 +18,15 @@ from click.testing import CliRunner
 
 from newsletter.check.run import Finding
 from newsletter.cli import main
-from newsletter.preview.app import (
-    EMAIL_CSP,
+from newsletter.preview.app import Preview
+from newsletter.preview.page import render_page
+from newsletter.preview.server import EMAIL_CSP, UI_CSP, PreviewState, bind
+from newsletter.preview.snapshot import CHECKED, Snapshot, build_snapshot, render_snapshot
+from newsletter.preview.variants import (
     MODES,
-    UI_CSP,
-    Preview,
-    Snapshot,
-    bind,
-    build_snapshot,
     email_document,
     inbox_text,
-    render_page,
+    local_images,
     strip_images,
 )
 from newsletter.workspace import Paths
@@ -145,8 +143,6 @@ def test_images_off_keeps_alt_text_and_drops_every_source() -> None:
 
 def test_local_images_are_served_from_content(workspace: Path) -> None:
     """An image under content/images/ shows in the preview before it is published."""
-    from newsletter.preview.app import local_images
-
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     config_url = "https://news.example.org/issues/2026-12/images/"
     from newsletter.load.config import load_config
@@ -338,7 +334,7 @@ def test_bind_moves_on_from_a_busy_port() -> None:
     with busy_port() as taken:
         port = taken.getsockname()[1]
         try:
-            server = bind("127.0.0.1", port, tries=10)
+            server = bind("127.0.0.1", port, state=PreviewState(), images=Path(), tries=10)
         except Exception:
             pytest.skip("the next ports happen to be taken too")
         try:
@@ -422,7 +418,7 @@ def FakeFinding() -> Finding:
 
 def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Each finding shows its severity, path:line, message and fix, escaped."""
-    import newsletter.preview.app
+    import newsletter.preview.snapshot
 
     calls = []
 
@@ -430,7 +426,7 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
         calls.append((rendered.issue.id, config.title, paths.root))
         return [FakeFinding()]
 
-    monkeypatch.setattr(newsletter.preview.app, "check_rendered", fake_check)
+    monkeypatch.setattr(newsletter.preview.snapshot, "check_rendered", fake_check)
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     assert calls == [("2026-12", "Notes from the Table", workspace)]
     page = render_page(snapshot)
@@ -442,12 +438,12 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
 
 def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A bug in a check rule is shown in the panel; the email is still previewed."""
-    import newsletter.preview.app
+    import newsletter.preview.snapshot
 
     def broken(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
         raise RuntimeError("rule exploded")
 
-    monkeypatch.setattr(newsletter.preview.app, "check_rendered", broken)
+    monkeypatch.setattr(newsletter.preview.snapshot, "check_rendered", broken)
     snapshot = build_snapshot(Paths(workspace), None, version="t-1")
     assert snapshot.ok and snapshot.findings is None
     assert snapshot.check_error == "check failed: RuntimeError: rule exploded"
@@ -456,8 +452,6 @@ def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeyp
 
 def test_render_is_published_before_the_check_runs(workspace: Path) -> None:
     """The email appears as soon as it renders; the findings follow as a version of their own."""
-    from newsletter.preview.app import CHECKED, render_snapshot
-
     draft = render_snapshot(Paths(workspace), None, version="t-1")
     assert draft.snapshot.checking and draft.snapshot.findings is None
     assert "Checking…" in render_page(draft.snapshot)
@@ -470,8 +464,6 @@ def test_render_is_published_before_the_check_runs(workspace: Path) -> None:
 def test_events_tell_apart_new_findings_from_a_new_render(app: Preview) -> None:
     """Only the check panel needs refreshing when the same render gets its findings."""
     from dataclasses import replace
-
-    from newsletter.preview.app import CHECKED
 
     current = app.state.snapshot
     base = current.version.removesuffix(CHECKED)
@@ -503,3 +495,256 @@ def test_terminal_log_names_the_changed_file_and_the_outcome(workspace: Path) ->
         rf"Rendered 2026-12 in \d+ ms \({ISSUE} changed\); check: .+\.", lines[1]
     ), lines[1]
     assert lines[2].startswith(f"The issue does not build ({ISSUE} changed):\n  {ISSUE}:2: ")
+
+
+# --- watching through every kind of mistake ----------------------------------------------------
+
+GOOD_MARKER = "Warm wishes after the fix,"
+
+
+def _break_and_fix(app: Preview, step: str, breaks: dict[str, str | None]) -> None:
+    """Apply `breaks` (None deletes), wait for the failed build, undo it with a new edit, and
+    wait for the good build that shows the edit."""
+    import shutil
+
+    root = app.paths.root
+    saved = {rel: root / rel for rel in breaks}
+    backup = root.parent / "backup"
+    for rel, path in saved.items():
+        target = backup / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, target)
+        else:
+            shutil.copy2(path, target)
+    for rel, text in breaks.items():
+        path = root / rel
+        if text is None:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        else:
+            path.write_text(text, encoding="utf-8")
+    assert wait_for(lambda: not app.state.snapshot.ok, 5), f"{step}: no failed build shown"
+    page = get(app, "/")
+    assert "The issue does not build" in page.read().decode(), step
+    for rel, path in saved.items():
+        if path.is_dir():
+            shutil.rmtree(path)
+        if (backup / rel).is_dir():
+            shutil.copytree(backup / rel, path)
+        else:
+            shutil.copy2(backup / rel, path)
+    shutil.rmtree(backup)
+    issue = root / ISSUE
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("Warmly,", f"{GOOD_MARKER} {step}"),
+        encoding="utf-8",
+    )
+    assert wait_for(
+        lambda: app.state.snapshot.ok and f"{GOOD_MARKER} {step}" in app.state.snapshot.text, 5
+    ), f"{step}: the next good build was not shown: {app.state.snapshot.problems}"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace(f"{GOOD_MARKER} {step}", "Warmly,"),
+        encoding="utf-8",
+    )
+    assert wait_for(lambda: app.state.snapshot.ok and GOOD_MARKER not in app.state.snapshot.text)
+
+
+def test_watching_goes_on_after_every_kind_of_mistake(app: Preview) -> None:
+    """Broken YAML, an impossible date, a template that fails while rendering, an empty
+    template, a deleted issue, the templates/ folder deleted and restored: after each, the
+    page shows the failure and the next good build replaces it, in one preview run that
+    never writes dist/."""
+    issue = (app.paths.root / ISSUE).read_text(encoding="utf-8")
+    steps: dict[str, dict[str, str | None]] = {
+        "yaml": {ISSUE: BROKEN_FRONT_MATTER},
+        "date": {ISSUE: issue.replace("date: 2026-12-01", "date: 2026-13-45")},
+        "template raises": {"templates/email.txt": "{{ 1 / 0 }}"},
+        "empty template": {"templates/email.html": ""},
+        "issue deleted": {ISSUE: None},
+        "templates deleted": {"templates": None},
+    }
+    for step, breaks in steps.items():
+        _break_and_fix(app, step, breaks)
+    assert not (app.paths.root / "dist").exists()
+    assert not (app.paths.root / "data").exists()
+
+
+def test_a_crash_while_rendering_is_shown_and_the_next_build_recovers(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug hit by some content is an error in the page and a traceback in the terminal,
+    not the end of the preview: the next rebuild shows the email again."""
+    import newsletter.build.pipeline
+
+    real = newsletter.build.pipeline.render_workspace
+    lines: list[str] = []
+    app = Preview(Paths(workspace), port=0, log=lines.append)
+    try:
+
+        def crash(paths: Paths, issue_id: str | None = None) -> None:
+            raise RuntimeError("rule of three")
+
+        monkeypatch.setattr(newsletter.build.pipeline, "render_workspace", crash)
+        failed = app.rebuild("content/issues/2026-12.md changed")
+        assert [str(p) for p in failed.problems] == [
+            "internal error: RuntimeError: rule of three (a bug in newsletter; the traceback "
+            "is in the terminal)"
+        ]
+        page = render_page(failed)
+        assert '<code class="where">internal error</code>: RuntimeError: rule of three' in page
+        assert lines[-1].startswith("Traceback (most recent call last):")
+        assert lines[-1].endswith("RuntimeError: rule of three")
+        monkeypatch.setattr(newsletter.build.pipeline, "render_workspace", real)
+        assert app.rebuild().ok
+    finally:
+        app.stop()
+
+
+def test_a_crash_in_the_first_build_still_starts_the_preview(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even the first build may fail: the preview serves the problem and waits for a fix."""
+    import newsletter.build.pipeline
+
+    def crash(paths: Paths, issue_id: str | None = None) -> None:
+        raise ValueError("month must be in 1..12")
+
+    monkeypatch.setattr(newsletter.build.pipeline, "render_workspace", crash)
+    app = Preview(Paths(workspace), port=0)
+    app.start()
+    try:
+        response = get(app, "/email/light.html")
+        assert response.status == 503
+        assert "ValueError: month must be in 1..12" in response.read().decode()
+    finally:
+        app.stop()
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+def test_routes_match_exact_paths_then_prefixes() -> None:
+    """An exact entry wins (/email.txt); `/name/*` takes everything under /name/ and hands on
+    the rest as sent; anything else has no route."""
+    from newsletter.preview.server import route, show_email, show_image, show_text
+
+    assert route("/email.txt") == (show_text, "")
+    assert route("/email/dark.html") == (show_email, "dark.html")
+    assert route("/images/a/%2e%2e/b.png") == (show_image, "a/%2e%2e/b.png")
+    assert route("/email") is None
+    assert route("/nope/x") is None
+    assert route("") is None
+
+
+def test_every_route_in_the_table_answers(app: Preview) -> None:
+    """Each entry of the route table is reachable; a path outside it is a 404."""
+    from newsletter.preview.server import ROUTES
+
+    (app.paths.content / "images").mkdir(exist_ok=True)
+    (app.paths.content / "images" / "dot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    samples = {
+        "/email/*": "/email/dark.html",
+        "/static/*": "/static/preview.js",
+        "/images/*": "/images/dot.png",
+    }
+    for pattern in ROUTES:
+        path = samples.get(pattern, pattern)
+        if pattern == "/events":
+            continue  # a stream: test_events_* read it
+        response = get(app, path)
+        response.read()
+        assert response.status in (200, 204), (pattern, response.status)
+    response = get(app, "/email")
+    response.read()
+    assert response.status == 404
+
+
+def test_status_json_reports_the_build(app: Preview) -> None:
+    """/status.json says which version is shown and whether it built, for scripts."""
+    import json
+
+    response = get(app, "/status.json")
+    status = json.loads(response.read())
+    assert response.getheader("Content-Type") == "application/json"
+    assert status["ok"] is True and status["issue"] == "2026-12" and status["problems"] == []
+    assert status["version"] == app.state.snapshot.version
+
+
+def test_static_files_come_from_the_preview_assets(app: Preview) -> None:
+    """The page's script and style are served with their types; the page template is not."""
+    css = get(app, "/static/preview.css")
+    assert css.getheader("Content-Type") == "text/css; charset=utf-8"
+    assert css.read()
+    response = get(app, "/static/preview.html")
+    response.read()
+    assert response.status == 404
+
+
+def test_a_deleted_folder_is_watched_again_when_it_comes_back(app: Preview) -> None:
+    """templates/ deleted (a branch switch) is an error in the page; once it is back the
+    preview rebuilds by itself and goes on watching it."""
+    import shutil
+
+    templates = app.paths.templates
+    kept = app.paths.root.parent / "kept-templates"
+    shutil.copytree(templates, kept)
+    shutil.rmtree(templates)
+    assert wait_for(lambda: not app.state.snapshot.ok, 5)
+    assert "templates: the templates folder is missing" in [
+        str(p) for p in app.state.snapshot.problems
+    ]
+    shutil.copytree(kept, templates)
+    assert wait_for(lambda: app.state.snapshot.ok, 5), app.state.snapshot.problems
+    css = templates / "email.css"
+    css.write_text(css.read_text() + "\n.masthead h1 { letter-spacing: 3px; }\n", encoding="utf-8")
+    assert wait_for(lambda: "letter-spacing:3px" in app.state.snapshot.html.replace(" ", ""), 5)
+
+
+def test_an_edit_saved_while_the_watcher_starts_is_not_missed(workspace: Path) -> None:
+    """A file saved between the first build and the watcher's start is caught up at once."""
+    lines: list[str] = []
+    app = Preview(Paths(workspace), port=0, log=lines.append)
+    issue = workspace / ISSUE
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("Warmly,", "Saved early,"), encoding="utf-8"
+    )
+    app.start()
+    try:
+        assert wait_for(lambda: "Saved early," in app.state.snapshot.text, 5)
+    finally:
+        app.stop()
+    assert f"({ISSUE} changed)" in lines[1]
+
+
+def test_a_failing_file_watcher_says_so_and_tries_again(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher failing (e.g. out of inotify watches) is reported once, not the end of it:
+    once it can watch again, edits show."""
+    import watchfiles
+
+    real = watchfiles.watch
+    failures = [OSError("OS file watch limit reached") for _ in range(3)]
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "watch", flaky)
+    lines: list[str] = []
+    app = Preview(Paths(workspace), port=0, log=lines.append)
+    app.start()
+    try:
+        assert wait_for(lambda: not failures, 5)
+        issue = workspace / ISSUE
+        issue.write_text(
+            issue.read_text(encoding="utf-8").replace("Warmly,", "Watched again,"),
+            encoding="utf-8",
+        )
+        assert wait_for(lambda: "Watched again," in app.state.snapshot.text, 5)
+    finally:
+        app.stop()
+    reported = [line for line in lines if line.startswith("The file watcher failed")]
+    assert len(reported) == 1
+    assert reported[0].rstrip().endswith("OSError: OS file watch limit reached")

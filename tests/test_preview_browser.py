@@ -15,7 +15,8 @@ from browser import artifacts_fixture, chrome_fixture, clear_viewport, rgb, set_
 from conftest import copy_example, running_preview
 
 from newsletter.colors import AA_LARGE, AA_NORMAL, contrast
-from newsletter.preview.app import PHONE_WIDTHS, Preview
+from newsletter.preview.app import Preview
+from newsletter.preview.snapshot import PHONE_WIDTHS
 from newsletter.workspace import Paths
 
 pytestmark = pytest.mark.browser

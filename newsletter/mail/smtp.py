@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import re
 import smtplib
 import socket
@@ -11,6 +10,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from newsletter.hosts import is_loopback
 from newsletter.model import SmtpSettings
 
 _DOT = re.compile(rb"(?m)^\.")
@@ -96,15 +96,6 @@ def stuff_dots(message: bytes) -> bytes:
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def envelope_address(address: str) -> tuple[str, bool]:
     """The address as SMTP wants it (IDN domain as A-labels) and whether it needs SMTPUTF8."""
     local, _, domain = address.rpartition("@")
@@ -177,7 +168,7 @@ class SmtpTransport:
                 conn.starttls(context=self.ssl_context)
                 conn.ehlo()
             if s.username:
-                if s.security == "none" and not _loopback(s.host):
+                if s.security == "none" and not is_loopback(s.host):
                     raise TlsError(
                         f"refusing to send the SMTP password unencrypted to {self.where}; "
                         "set security to starttls or ssl"

@@ -19,7 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from newsletter.preview.app import CHECKED, Preview, build_snapshot, render_snapshot  # noqa: E402
+from newsletter.preview.app import Preview  # noqa: E402
+from newsletter.preview.snapshot import CHECKED, build_snapshot, render_snapshot  # noqa: E402
 from newsletter.workspace import Paths  # noqa: E402
 
 ISSUE = "content/issues/2026-12.md"
