@@ -229,9 +229,9 @@ def _articles(
 
 
 def booking_place(url: str) -> str:
-    """Where the booking link goes, as a reader can check it: host and path, no query."""
-    parts = urlsplit(url)
-    return (parts.hostname or "") + parts.path.rstrip("/")
+    """Where the booking link goes, as a reader can check it: the host, short enough for one
+    line on a phone."""
+    return urlsplit(url).hostname or url
 
 
 def preheader_filler(preheader: str) -> str:
