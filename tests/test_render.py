@@ -11,7 +11,7 @@ import pytest
 from newsletter.build.links import add_utm
 from newsletter.build.pipeline import render_workspace
 from newsletter.build.placeholders import export, fill, recipient_values
-from newsletter.build.render import markdown_to_html, sanitize, shift_headings
+from newsletter.build.render import markdown_to_html, sanitize
 from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
@@ -179,7 +179,7 @@ def test_bulletproof_button(example) -> None:
         r'<td class="button-cell"[^>]*bgcolor="#2d5a4c"[^>]*>\s*<a class="button" href="([^"]+)"',
         rendered.html,
     )
-    assert len(buttons) == 2  # the article's own and the closing one
+    assert len(buttons) == 2  # after the intro letter and at the end
     assert all(
         b.startswith("https://booking.example.com/sample-bodywork?utm_source=newsletter")
         for b in buttons
@@ -269,19 +269,62 @@ def test_relative_links_become_absolute(workspace: Path) -> None:
 
 
 def test_markdown_extensions_a_writer_expects() -> None:
+    """Smart quotes, tables (in a box of their own), footnotes (plain notes), fenced code."""
     html = markdown_to_html(
         '"Quotes" -- and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nNote[^1]\n\n[^1]: A footnote.\n\n```\ncode\n```\n',
         trusted=True,
-        id_prefix="x",
     )
     assert "\u201cQuotes\u201d \u2013 and" in html
-    assert '<table class="md">' in html and '<td class="md">1</td>' in html
-    assert 'id="x-fn:1"' in html and "<pre><code>code" in html
+    assert '<div class="table-wrap"><table class="md">' in html and '<td class="md">1</td>' in html
+    assert 'Note<sup class="note-ref">1</sup>' in html
+    assert '<ol class="notes">' in html and "A footnote.</p>" in html
+    assert '<div class="code"><code>code</code></div>' in html and "<pre" not in html
 
 
-def test_headings_shift_below_the_article_title() -> None:
-    assert shift_headings("<h1>A</h1><h2>B</h2>", 3) == "<h3>A</h3><h4>B</h4>"
-    assert shift_headings("<h3>A</h3>", 3) == "<h3>A</h3>"
+def test_headings_shift_below_the_article_title_and_never_collapse() -> None:
+    """# to ###### under an <h2> title keep six distinct levels: below <h6> they become
+    headings by role, with their own aria-level and class."""
+    source = "\n\n".join(f"{'#' * n} Level {n}" for n in range(1, 7))
+    html = markdown_to_html(source, trusted=True, heading_base=3)
+    assert "<h3>Level 1</h3>" in html and "<h6>Level 4</h6>" in html
+    assert '<p role="heading" aria-level="7" class="h7">Level 5</p>' in html
+    assert '<p role="heading" aria-level="8" class="h8">Level 6</p>' in html
+    assert markdown_to_html("### A", trusted=True, heading_base=3) == "<h3>A</h3>"
+    assert markdown_to_html("## A\n\n##### B", trusted=True, heading_base=3) == (
+        '<h3>A</h3>\n<p role="heading" aria-level="6">B</p>'.replace(
+            '<p role="heading" aria-level="6">B</p>', "<h6>B</h6>"
+        )
+    )
+
+
+def test_footnotes_are_plain_numbered_notes_without_anchors() -> None:
+    """Gmail's apps, Gmail with other accounts and Samsung Email drop #anchor links: no link,
+    back link or id survives, only the number and the note."""
+    html = markdown_to_html(
+        "Text.[^a] More.[^b] A [jump](#here).\n{: #here }\n\n[^a]: First.\n[^b]: Second.\n",
+        trusted=True,
+    )
+    assert 'href="#' not in html and " id=" not in html and "\u21a9" not in html
+    assert 'Text.<sup class="note-ref">1</sup> More.<sup class="note-ref">2</sup>' in html
+    assert "A jump." in html
+    assert "<li>\n<p>First.</p>\n</li>" in html
+
+
+def test_code_blocks_wrap_without_white_space_pre_wrap() -> None:
+    """Gmail with other accounts, Outlook and Samsung Email ignore pre-wrap: each line ends in
+    <br>, indentation and runs of spaces are non-breaking, single spaces may wrap."""
+    html = markdown_to_html("```\nif x:\n    y  =  1\n\nz\n```\n", trusted=True)
+    assert html == (
+        '<div class="code"><code>if x:<br>\xa0\xa0\xa0\xa0y\xa0 =\xa0 1<br>\xa0<br>z</code></div>'
+    )
+
+
+def test_images_never_wider_than_the_card() -> None:
+    """A width from an attribute list is scaled to the 552 px column, keeping the ratio."""
+    html = markdown_to_html(
+        '![Wide](https://example.org/w.png){: width="1600" height="400" }', trusted=True
+    )
+    assert 'width="552" height="138"' in html and "max-width:100%" in html
 
 
 # --- plain text ---------------------------------------------------------------------------------

@@ -155,10 +155,13 @@ def size_images(root: etree._Element, sizes: Mapping[str, tuple[int, int]]) -> N
         if width is not None:
             if height is not None:
                 width, height = display_size(width, height)
-                img.set("height", str(height))
             else:
                 width = min(width, display_size(width, 1)[0])
+            img.attrib.pop("width", None)
+            img.attrib.pop("height", None)
             img.set("width", str(width))
+            if height is not None:
+                img.set("height", str(height))
         img.set("style", "max-width:100%;height:auto;border:0;")
 
 

@@ -213,19 +213,14 @@ def _testimonial_context(testimonial: Testimonial, links: _Links) -> dict[str, A
 
 def _articles(
     issue: Issue, *, links: _Links, sizes: Mapping[str, tuple[int, int]], cta_label: str
-) -> tuple[list[dict[str, Any]], str]:
-    """Article contexts, and the lead line of the closing button.
-
-    The last article's button would stand just above the closing one (with only testimonials
-    between), so it is left out and its own words, if any, lead the closing button instead.
-    """
+) -> list[dict[str, Any]]:
+    """Article contexts. The last article's button would stand just above the closing one
+    (with only testimonials between), so the closing button takes its place."""
     last = len(issue.articles) - 1
-    articles = [
+    return [
         _article_context(a, links=links, sizes=sizes, cta_label=cta_label, button=i != last)
         for i, a in enumerate(issue.articles)
     ]
-    closing_lead = articles[-1]["cta_lead"] if articles and issue.articles[-1].cta else ""
-    return articles, closing_lead
 
 
 def booking_place(url: str) -> str:
@@ -258,7 +253,7 @@ def render_issue(
     intro = links.fragment(issue.intro, trusted=True, heading_base=2, sizes=sizes)
     view_url = links.url(f"{config.base_url}/issues/{issue.id}/")
     cta_label = issue.cta or config.cta_text
-    articles, closing_lead = _articles(issue, links=links, sizes=sizes, cta_label=cta_label)
+    articles = _articles(issue, links=links, sizes=sizes, cta_label=cta_label)
     context: dict[str, Any] = {
         "config": config,
         "brand": config.brand,
@@ -270,7 +265,6 @@ def render_issue(
         "booking_url": links.url(config.booking_url),
         "booking_place": booking_place(config.booking_url),
         "cta_label": cta_label,
-        "closing_lead": closing_lead,
         "view_url": view_url,
         "unsubscribe_page": config.unsubscribe_url
         or f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe",
