@@ -364,3 +364,107 @@ def test_html_size_budget(example) -> None:
     """The example stays at or under 25 KB, far below Gmail's clipping threshold."""
     _, rendered = example
     assert len(export(rendered.html, rendered.nonce, escape_literal=True).encode()) <= 25 * 1024
+
+
+# --- every client: Roundcube, webmail dark modes, phones without <style> -------------------
+
+
+def _tree(html: str):  # type: ignore[no-untyped-def]
+    import lxml.html
+
+    return lxml.html.document_fromstring(html)
+
+
+def test_body_carries_no_class_or_id(example) -> None:
+    """Roundcube turns <body> into a <div> with its own class, which ours would overwrite, and
+    then ignores the whole <style> block; the .email wrapper carries the hooks instead."""
+    _, rendered = example
+    for html in (rendered.html, rendered.web_html):
+        body = _tree(html).find("body")
+        assert body.get("class") is None and body.get("id") is None
+        assert body.find("div[@class='email']") is not None
+    assert "u + div .email a" in rendered.html and "#body" not in rendered.html
+
+
+def test_every_coloured_element_carries_its_own_background(example) -> None:
+    """A webmail dark mode that paints an element (Roundcube paints <blockquote>) never leaves
+    text in its light colour on a dark background: colour and background come together."""
+    _, rendered = example
+    inline = {"a", "span", "strong", "b", "em", "i", "u", "sup", "sub", "code", "abbr"}
+    checked = 0
+    for element in _tree(rendered.html).find("body").iter():
+        style = (element.get("style") or "").replace(" ", "")
+        if element.tag in inline or "display:none" in style:
+            continue
+        has_colour = re.search(r"(^|;)color:", style) is not None
+        assert has_colour == ("background-color:" in style), (element.tag, element.get("class"))
+        checked += has_colour
+    assert checked > 20
+    quote = _tree(rendered.html).find(".//blockquote")
+    assert "background-color:#fffdf9" in quote.get("style").replace(" ", "")
+
+
+def test_breaking_styles_inline_in_the_order_clients_need(example) -> None:
+    """Yahoo honours only word-wrap; in Chromium a later word-wrap would cancel
+    overflow-wrap: anywhere; older WebKit reads word-break: break-word."""
+    _, rendered = example
+    for cls in ("masthead", "card", "footer"):
+        [cell] = _tree(rendered.html).find_class(cls)
+        style = cell.get("style").replace(" ", "")
+        assert "word-wrap:break-word;overflow-wrap:anywhere;word-break:break-word" in style
+
+
+def test_dark_rules_cover_every_heading_level_and_the_button(example) -> None:
+    """Content can push headings down to <h6> and beyond; each level has a dark colour, and the
+    button turns to accent_dark (8.8:1 on the dark card; the light accent is 2:1)."""
+    _, rendered = example
+    dark = rendered.html.split("@media (prefers-color-scheme:dark){", 1)[1].split("}}", 1)[0]
+    for selector in (".card h2", ".card h3", ".card h4", ".card h5", ".card h6", ".card .h7"):
+        assert selector + "," in dark or selector + "{" in dark, selector
+    assert ".button-cell,.card a.button{background-color:#8fd1bb !important;color:#202624" in dark
+
+
+def test_one_button_label_after_the_intro_and_at_the_end(workspace: Path) -> None:
+    """A reader finds the booking button after the intro letter and at the end, always with
+    the issue's label; an article's own label leads into its button, and the last article's
+    button gives way to the closing one, so no two buttons stack with different labels."""
+    second = (workspace / ARTICLE).read_text(encoding="utf-8").replace(
+        "Restless Leg Syndrome Relief", "A second article"
+    )
+    (workspace / "content/articles/second.md").write_text(second, encoding="utf-8")
+    issue = workspace / "content/issues/2026-12.md"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace(
+            "  - restless-legs-massage\n", "  - restless-legs-massage\n  - second\n"
+        ),
+        encoding="utf-8",
+    )
+    _, rendered = rendered_for(workspace)
+    labels = re.findall(r'<span style="mso-text-raise:15px;">([^<]+)</span>', rendered.html)
+    assert labels == ["Book your December session"] * 3
+    html = rendered.html
+    first_button = html.index('class="button-table"')
+    assert html.index("Dustin</p>") < first_button < html.index("<h2")
+    lead = '<p class="cta-lead"'
+    assert html.count(lead) == 1
+    assert html.index(lead) < html.index("A second article")
+    assert html.count("Online booking at <a") == 3
+    assert rendered.text.count("Book your December session:\nhttps://booking.example.com") == 3
+
+
+def test_preheader_filler_prints_nothing_in_text_views(example) -> None:
+    """Default-ignorable characters only: no space or no-break space for w3m or lynx to print."""
+    _, rendered = example
+    content = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', rendered.html).group(1)
+    filler = content.removeprefix(rendered.issue.preheader)
+    assert filler and set(filler) == {"\u034f", "\u200c"}
+    assert '<meta name="description" content="Gentle relief for restless legs' in rendered.html
+
+
+def test_plain_text_shows_code_lines_and_numbered_notes(workspace: Path) -> None:
+    """The text part reads code blocks line by line and notes as [1] with a numbered list."""
+    append(workspace, ARTICLE, "\nA claim.[^1]\n\n```\nline one\n    line two\n```\n\n[^1]: Source.\n")
+    _, rendered = rendered_for(workspace)
+    assert "A claim.[1]" in rendered.text
+    assert "    line one\n        line two" in rendered.text
+    assert "1. Source." in rendered.text
