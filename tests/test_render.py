@@ -428,8 +428,10 @@ def test_one_button_label_after_the_intro_and_at_the_end(workspace: Path) -> Non
     """A reader finds the booking button after the intro letter and at the end, always with
     the issue's label; an article's own label leads into its button, and the last article's
     button gives way to the closing one, so no two buttons stack with different labels."""
-    second = (workspace / ARTICLE).read_text(encoding="utf-8").replace(
-        "Restless Leg Syndrome Relief", "A second article"
+    second = (
+        (workspace / ARTICLE)
+        .read_text(encoding="utf-8")
+        .replace("Restless Leg Syndrome Relief", "A second article")
     )
     (workspace / "content/articles/second.md").write_text(second, encoding="utf-8")
     issue = workspace / "content/issues/2026-12.md"
@@ -463,7 +465,9 @@ def test_preheader_filler_prints_nothing_in_text_views(example) -> None:
 
 def test_plain_text_shows_code_lines_and_numbered_notes(workspace: Path) -> None:
     """The text part reads code blocks line by line and notes as [1] with a numbered list."""
-    append(workspace, ARTICLE, "\nA claim.[^1]\n\n```\nline one\n    line two\n```\n\n[^1]: Source.\n")
+    append(
+        workspace, ARTICLE, "\nA claim.[^1]\n\n```\nline one\n    line two\n```\n\n[^1]: Source.\n"
+    )
     _, rendered = rendered_for(workspace)
     assert "A claim.[1]" in rendered.text
     assert "    line one\n        line two" in rendered.text

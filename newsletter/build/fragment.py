@@ -73,7 +73,7 @@ def shift_headings(root: etree._Element, base: int) -> None:
             heading.set("class", f"h{level}")
 
 
-def plain_notes(root: etree._Element) -> None:
+def plain_notes(root: lxml.html.HtmlElement) -> None:
     """Footnotes as numbered notes; no anchor link, back link or id survives."""
     for sup in root.iter("sup"):
         if (sup.get("id") or "").startswith("fnref"):
@@ -83,7 +83,7 @@ def plain_notes(root: etree._Element) -> None:
             notes = item.getparent()
             if notes is not None and notes.tag == "ol":
                 notes.set("class", "notes")
-    for link in list(root.iter("a")):
+    for link in [a for a in root.iter("a") if isinstance(a, lxml.html.HtmlElement)]:
         href = link.get("href") or ""
         if href.startswith("#fnref"):
             _drop_with_space(link)
@@ -94,7 +94,7 @@ def plain_notes(root: etree._Element) -> None:
             del element.attrib["id"]
 
 
-def _drop_with_space(element: etree._Element) -> None:
+def _drop_with_space(element: lxml.html.HtmlElement) -> None:
     """Remove a back link and the non-breaking space python-markdown puts before it."""
     previous = element.getprevious()
     parent = element.getparent()
@@ -123,7 +123,7 @@ def wrap_tables(root: etree._Element) -> None:
 def code_blocks(root: etree._Element) -> None:
     """<pre> into lines joined by <br>, indentation kept with non-breaking spaces."""
     for pre in list(root.iter("pre")):
-        text = "".join(pre.itertext()).rstrip("\n")
+        text = "".join(str(t) for t in pre.itertext()).rstrip("\n")
         box = etree.Element("div", {"class": "code"})
         code = etree.SubElement(box, "code")
         lines = text.split("\n")
@@ -157,8 +157,8 @@ def size_images(root: etree._Element, sizes: Mapping[str, tuple[int, int]]) -> N
                 width, height = display_size(width, height)
             else:
                 width = min(width, display_size(width, 1)[0])
-            img.attrib.pop("width", None)
-            img.attrib.pop("height", None)
+            img.attrib.pop("width", "")
+            img.attrib.pop("height", "")
             img.set("width", str(width))
             if height is not None:
                 img.set("height", str(height))

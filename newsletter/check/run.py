@@ -42,7 +42,14 @@ def check_rendered(
 
     email = parse_email(rendered, config=config, paths=paths)
     findings: list[Finding] = []
-    for module in (check_text, check_images, check_links, check_compliance, check_a11y, check_layout):
+    for module in (
+        check_text,
+        check_images,
+        check_links,
+        check_compliance,
+        check_a11y,
+        check_layout,
+    ):
         findings.extend(module.check(email))
     findings.extend(check_support.check(email))
     if links:
