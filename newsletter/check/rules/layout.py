@@ -32,8 +32,9 @@ BUTTON_CONTRAST = 3.0
 BREAKING = (("word-wrap", "break-word"), ("overflow-wrap", "anywhere"))
 """Inline, in this order: Yahoo honours only word-wrap; in Chromium a later word-wrap would
 cancel overflow-wrap: anywhere."""
-NO_COLOUR_OF_THEIR_OWN = {"a", "span", "strong", "b", "em", "i", "u", "sup", "sub", "code", "abbr"}
-"""Inline elements that clients do not paint; they inherit their block's colours."""
+NO_COLOUR_OF_THEIR_OWN = {"a", "span", "strong", "b", "em", "i", "u", "sup", "sub", "abbr"}
+"""Inline elements that clients do not paint; they inherit their block's colours (<code> is
+not one: Roundcube paints it pink)."""
 
 
 def check_long_words(email: Email) -> list[Finding]:
