@@ -107,3 +107,18 @@ def test_anchor_links_and_a_body_class_are_errors(workspace: Path) -> None:
         ("error", "templates/email.html")
     ]
     assert [f.severity for f in of(findings, "anchor-link")] == ["error"]
+
+
+def test_low_contrast_is_reported_at_the_content_line(workspace: Path) -> None:
+    """Contrast findings point at the Markdown line of the first element that fails, so the
+    practitioner sees which heading or paragraph is hard to read."""
+    line = append(workspace, ARTICLE, "\n#### A pale heading\n\nText under it.\n")
+    replace_in(
+        workspace,
+        CSS,
+        "font-size: 17px; line-height: 24px; font-weight: bold; background-color: {{ brand.surface }}; color: {{ brand.text }}; }",
+        "font-size: 17px; line-height: 24px; font-weight: bold; background-color: {{ brand.surface }}; color: #b0b0b0; }",
+    )
+    found = of(run(workspace), "contrast")
+    assert [(f.path, f.line) for f in found] == [(ARTICLE, line + 1)]
+    assert found[0].message.startswith("light scheme: text #b0b0b0 on #fffdf9")
