@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.build.links import add_utm
 from newsletter.build.pipeline import render_workspace
@@ -472,3 +474,36 @@ def test_plain_text_shows_code_lines_and_numbered_notes(workspace: Path) -> None
     assert "A claim.[1]" in rendered.text
     assert "    line one\n        line two" in rendered.text
     assert "1. Source." in rendered.text
+
+
+MARKDOWN_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "# A",
+            "###### F",
+            "Text[^1]",
+            "[^1]: Note",
+            "[jump](#x)",
+            "{: #x }",
+            '<a href="#y" id="y">raw</a>',
+            "| a | b |\n|---|---|\n| 1 | 2 |",
+            "```\n  code  line\n```",
+            "> quote",
+            "- item",
+            "![i](images/p.png){: width=900 }",
+            "plain words",
+        ]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(MARKDOWN_PIECES)
+def test_no_anchor_id_or_pre_survives_any_markdown(pieces: list[str]) -> None:
+    """Whatever the practitioner writes (raw HTML included): no #anchor link, no id, no <pre>,
+    no heading deeper than <h6>, and no image wider than the card."""
+    html = markdown_to_html("\n\n".join(pieces), trusted=True, heading_base=3)
+    assert 'href="#' not in html and " id=" not in html and "<pre" not in html
+    assert not re.search(r"<h[1-2]\b", html)
+    assert all(int(w) <= 552 for w in re.findall(r'width="(\d+)"', html))
