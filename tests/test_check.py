@@ -231,12 +231,9 @@ def test_booking_url_must_be_https(workspace: Path) -> None:
 
 
 def test_missing_booking_button_is_an_error(workspace: Path) -> None:
-    replace_in(
-        workspace,
-        "templates/email.html",
-        '{% with label=closing_cta, note=closing_note %}{% include "partials/button.html" %}{% endwith %}',
-        "",
-    )
+    button = '{% with lead="" %}{% include "partials/button.html" %}{% endwith %}'
+    replace_in(workspace, "templates/email.html", button + "\n", "")
+    replace_in(workspace, "templates/email.html", button, "")
     replace_in(
         workspace, ARTICLE, "cta: Book a therapeutic massage session at my Mt. Shasta office\n", ""
     )
@@ -475,8 +472,8 @@ def test_low_contrast_in_light_scheme(workspace: Path) -> None:
     replace_in(
         workspace,
         "templates/email.css",
-        ".footer p { margin: 0 0 12px 0; font-size: 14px; line-height: 21px; color: {{ brand.muted }}; }",
-        ".footer p { margin: 0 0 12px 0; font-size: 14px; line-height: 21px; color: #b0b0b0; }",
+        ".footer p { margin: 0 0 12px 0; font-size: 14px; line-height: 21px; background-color: {{ brand.background }}; color: {{ brand.muted }}; }",
+        ".footer p { margin: 0 0 12px 0; font-size: 14px; line-height: 21px; background-color: {{ brand.background }}; color: #b0b0b0; }",
     )
     found = of(run(workspace), "contrast")
     assert found and all(f.severity == "error" for f in found)
@@ -504,8 +501,8 @@ def test_pure_black_text_fails_and_inverts_badly(workspace: Path) -> None:
     replace_in(
         workspace,
         "templates/email.css",
-        ".cta-note {",
-        ".footer p { color: #000000 !important; background-color: #7a7a7a; }\n.cta-note {",
+        ".card .cta-note {",
+        ".footer p { color: #000000 !important; background-color: #7a7a7a !important; }\n.card .cta-note {",
     )
     findings = run(workspace)
     assert [f.severity for f in of(findings, "pure-black")] == ["error"]
@@ -516,8 +513,8 @@ def test_small_body_text(workspace: Path) -> None:
     replace_in(
         workspace,
         "templates/email.css",
-        ".cta-note {",
-        ".footer p { font-size: 12px !important; }\n.cta-note {",
+        ".card .cta-note {",
+        ".footer p { font-size: 12px !important; }\n.card .cta-note {",
     )
     found = of(run(workspace), "font-size")
     assert [f.severity for f in found] == ["error"]

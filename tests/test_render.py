@@ -7,11 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.build.links import add_utm
 from newsletter.build.pipeline import render_workspace
 from newsletter.build.placeholders import export, fill, recipient_values
-from newsletter.build.render import markdown_to_html, sanitize, shift_headings
+from newsletter.build.render import markdown_to_html, sanitize
 from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
@@ -179,7 +181,7 @@ def test_bulletproof_button(example) -> None:
         r'<td class="button-cell"[^>]*bgcolor="#2d5a4c"[^>]*>\s*<a class="button" href="([^"]+)"',
         rendered.html,
     )
-    assert len(buttons) == 2  # the article's own and the closing one
+    assert len(buttons) == 2  # after the intro letter and at the end
     assert all(
         b.startswith("https://booking.example.com/sample-bodywork?utm_source=newsletter")
         for b in buttons
@@ -269,19 +271,62 @@ def test_relative_links_become_absolute(workspace: Path) -> None:
 
 
 def test_markdown_extensions_a_writer_expects() -> None:
+    """Smart quotes, tables (in a box of their own), footnotes (plain notes), fenced code."""
     html = markdown_to_html(
         '"Quotes" -- and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nNote[^1]\n\n[^1]: A footnote.\n\n```\ncode\n```\n',
         trusted=True,
-        id_prefix="x",
     )
     assert "\u201cQuotes\u201d \u2013 and" in html
-    assert '<table class="md">' in html and '<td class="md">1</td>' in html
-    assert 'id="x-fn:1"' in html and "<pre><code>code" in html
+    assert '<div class="table-wrap"><table class="md">' in html and '<td class="md">1</td>' in html
+    assert 'Note<sup class="note-ref">1</sup>' in html
+    assert '<ol class="notes">' in html and "A footnote.</p>" in html
+    assert '<div class="code"><code>code</code></div>' in html and "<pre" not in html
 
 
-def test_headings_shift_below_the_article_title() -> None:
-    assert shift_headings("<h1>A</h1><h2>B</h2>", 3) == "<h3>A</h3><h4>B</h4>"
-    assert shift_headings("<h3>A</h3>", 3) == "<h3>A</h3>"
+def test_headings_shift_below_the_article_title_and_never_collapse() -> None:
+    """# to ###### under an <h2> title keep six distinct levels: below <h6> they become
+    headings by role, with their own aria-level and class."""
+    source = "\n\n".join(f"{'#' * n} Level {n}" for n in range(1, 7))
+    html = markdown_to_html(source, trusted=True, heading_base=3)
+    assert "<h3>Level 1</h3>" in html and "<h6>Level 4</h6>" in html
+    assert '<p role="heading" aria-level="7" class="h7">Level 5</p>' in html
+    assert '<p role="heading" aria-level="8" class="h8">Level 6</p>' in html
+    assert markdown_to_html("### A", trusted=True, heading_base=3) == "<h3>A</h3>"
+    assert markdown_to_html("## A\n\n##### B", trusted=True, heading_base=3) == (
+        '<h3>A</h3>\n<p role="heading" aria-level="6">B</p>'.replace(
+            '<p role="heading" aria-level="6">B</p>', "<h6>B</h6>"
+        )
+    )
+
+
+def test_footnotes_are_plain_numbered_notes_without_anchors() -> None:
+    """Gmail's apps, Gmail with other accounts and Samsung Email drop #anchor links: no link,
+    back link or id survives, only the number and the note."""
+    html = markdown_to_html(
+        "Text.[^a] More.[^b] A [jump](#here).\n{: #here }\n\n[^a]: First.\n[^b]: Second.\n",
+        trusted=True,
+    )
+    assert 'href="#' not in html and " id=" not in html and "\u21a9" not in html
+    assert 'Text.<sup class="note-ref">1</sup> More.<sup class="note-ref">2</sup>' in html
+    assert "A jump." in html
+    assert "<li>\n<p>First.</p>\n</li>" in html
+
+
+def test_code_blocks_wrap_without_white_space_pre_wrap() -> None:
+    """Gmail with other accounts, Outlook and Samsung Email ignore pre-wrap: each line ends in
+    <br>, indentation and runs of spaces are non-breaking, single spaces may wrap."""
+    html = markdown_to_html("```\nif x:\n    y  =  1\n\nz\n```\n", trusted=True)
+    assert html == (
+        '<div class="code"><code>if x:<br>\xa0\xa0\xa0\xa0y\xa0 =\xa0 1<br>\xa0<br>z</code></div>'
+    )
+
+
+def test_images_never_wider_than_the_card() -> None:
+    """A width from an attribute list is scaled to the 552 px column, keeping the ratio."""
+    html = markdown_to_html(
+        '![Wide](https://example.org/w.png){: width="1600" height="400" }', trusted=True
+    )
+    assert 'width="552" height="138"' in html and "max-width:100%" in html
 
 
 # --- plain text ---------------------------------------------------------------------------------
@@ -321,3 +366,144 @@ def test_html_size_budget(example) -> None:
     """The example stays at or under 25 KB, far below Gmail's clipping threshold."""
     _, rendered = example
     assert len(export(rendered.html, rendered.nonce, escape_literal=True).encode()) <= 25 * 1024
+
+
+# --- every client: Roundcube, webmail dark modes, phones without <style> -------------------
+
+
+def _tree(html: str):  # type: ignore[no-untyped-def]
+    import lxml.html
+
+    return lxml.html.document_fromstring(html)
+
+
+def test_body_carries_no_class_or_id(example) -> None:
+    """Roundcube turns <body> into a <div> with its own class, which ours would overwrite, and
+    then ignores the whole <style> block; the .email wrapper carries the hooks instead."""
+    _, rendered = example
+    for html in (rendered.html, rendered.web_html):
+        body = _tree(html).find("body")
+        assert body.get("class") is None and body.get("id") is None
+        assert body.find("div[@class='email']") is not None
+    assert "u + div .email a" in rendered.html and "#body" not in rendered.html
+
+
+def test_every_coloured_element_carries_its_own_background(example) -> None:
+    """A webmail dark mode that paints an element (Roundcube paints <blockquote>) never leaves
+    text in its light colour on a dark background: colour and background come together."""
+    _, rendered = example
+    inline = {"a", "span", "strong", "b", "em", "i", "u", "sup", "sub", "abbr"}
+    checked = 0
+    for element in _tree(rendered.html).find("body").iter():
+        style = (element.get("style") or "").replace(" ", "")
+        if element.tag in inline or "display:none" in style:
+            continue
+        has_colour = re.search(r"(^|;)color:", style) is not None
+        assert has_colour == ("background-color:" in style), (element.tag, element.get("class"))
+        checked += has_colour
+    assert checked > 20
+    quote = _tree(rendered.html).find(".//blockquote")
+    assert "background-color:#fffdf9" in quote.get("style").replace(" ", "")
+
+
+def test_breaking_styles_inline_in_the_order_clients_need(example) -> None:
+    """Yahoo honours only word-wrap; in Chromium a later word-wrap would cancel
+    overflow-wrap: anywhere; older WebKit reads word-break: break-word."""
+    _, rendered = example
+    for cls in ("masthead", "card", "footer"):
+        [cell] = _tree(rendered.html).find_class(cls)
+        style = cell.get("style").replace(" ", "")
+        assert "word-wrap:break-word;overflow-wrap:anywhere;word-break:break-word" in style
+
+
+def test_dark_rules_cover_every_heading_level_and_the_button(example) -> None:
+    """Content can push headings down to <h6> and beyond; each level has a dark colour, and the
+    button turns to accent_dark (8.8:1 on the dark card; the light accent is 2:1)."""
+    _, rendered = example
+    dark = rendered.html.split("@media (prefers-color-scheme:dark){", 1)[1].split("}}", 1)[0]
+    for selector in (".card h2", ".card h3", ".card h4", ".card h5", ".card h6", ".card .h7"):
+        assert selector + "," in dark or selector + "{" in dark, selector
+    assert ".button-cell,.card a.button{background-color:#8fd1bb !important;color:#202624" in dark
+
+
+def test_one_button_label_after_the_intro_and_at_the_end(workspace: Path) -> None:
+    """A reader finds the booking button after the intro letter and at the end, always with
+    the issue's label; an article's own label leads into its button, and the last article's
+    button gives way to the closing one, so no two buttons stack with different labels."""
+    second = (
+        (workspace / ARTICLE)
+        .read_text(encoding="utf-8")
+        .replace("Restless Leg Syndrome Relief", "A second article")
+    )
+    (workspace / "content/articles/second.md").write_text(second, encoding="utf-8")
+    issue = workspace / "content/issues/2026-12.md"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace(
+            "  - restless-legs-massage\n", "  - restless-legs-massage\n  - second\n"
+        ),
+        encoding="utf-8",
+    )
+    _, rendered = rendered_for(workspace)
+    labels = re.findall(r'<span style="mso-text-raise:15px;">([^<]+)</span>', rendered.html)
+    assert labels == ["Book your December session"] * 3
+    html = rendered.html
+    first_button = html.index('class="button-table"')
+    assert html.index("Dustin</p>") < first_button < html.index("<h2")
+    lead = '<p class="cta-lead"'
+    assert html.count(lead) == 1
+    assert html.index(lead) < html.index("A second article")
+    assert html.count("Online booking at <a") == 3
+    assert rendered.text.count("Book your December session:\nhttps://booking.example.com") == 3
+
+
+def test_preheader_filler_prints_nothing_in_text_views(example) -> None:
+    """Default-ignorable characters only: no space or no-break space for w3m or lynx to print."""
+    _, rendered = example
+    content = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', rendered.html).group(1)
+    filler = content.removeprefix(rendered.issue.preheader)
+    assert filler and set(filler) == {"\u034f", "\u200c"}
+    assert '<meta name="description" content="Gentle relief for restless legs' in rendered.html
+
+
+def test_plain_text_shows_code_lines_and_numbered_notes(workspace: Path) -> None:
+    """The text part reads code blocks line by line and notes as [1] with a numbered list."""
+    append(
+        workspace, ARTICLE, "\nA claim.[^1]\n\n```\nline one\n    line two\n```\n\n[^1]: Source.\n"
+    )
+    _, rendered = rendered_for(workspace)
+    assert "A claim.[1]" in rendered.text
+    assert "    line one\n        line two" in rendered.text
+    assert "1. Source." in rendered.text
+
+
+MARKDOWN_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "# A",
+            "###### F",
+            "Text[^1]",
+            "[^1]: Note",
+            "[jump](#x)",
+            "{: #x }",
+            '<a href="#y" id="y">raw</a>',
+            "| a | b |\n|---|---|\n| 1 | 2 |",
+            "```\n  code  line\n```",
+            "> quote",
+            "- item",
+            "![i](images/p.png){: width=900 }",
+            "plain words",
+        ]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(MARKDOWN_PIECES)
+def test_no_anchor_id_or_pre_survives_any_markdown(pieces: list[str]) -> None:
+    """Whatever the practitioner writes (raw HTML included): no #anchor link, no id, no <pre>,
+    no heading deeper than <h6>, and no image wider than the card."""
+    html = markdown_to_html("\n\n".join(pieces), trusted=True, heading_base=3)
+    assert 'href="#' not in html and " id=" not in html and "<pre" not in html
+    assert not re.search(r"<h[1-2]\b", html)
+    assert all(int(w) <= 552 for w in re.findall(r'width="(\d+)"', html))

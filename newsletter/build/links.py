@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-_ATTR = re.compile(r'\b(href|src)="([^"]*)"')
+from lxml import etree
+
 UTM = ("utm_source", "utm_medium", "utm_campaign")
 
 
@@ -27,41 +27,41 @@ def add_utm(url: str, *, campaign: str, hosts: Iterable[str], medium: str = "ema
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:")))
 
 
-def finish_links(
-    document: str,
-    /,
-    *,
-    base_url: str,
-    issue_id: str,
-    hosts: Iterable[str],
-    utm: bool = True,
-    medium: str = "email",
-) -> tuple[str, tuple[str, ...]]:
-    """Rewrite every href and src; return the document and the local images it references."""
-    site = base_url.rstrip("/") + "/"
-    image_base = f"{site}issues/{issue_id}/images/"
-    host_set = frozenset(hosts)
-    images: list[str] = []
+@dataclass
+class LinkFinisher:
+    """Rewrites the href and src of a parsed fragment and remembers the local images used."""
 
-    def fix(m: re.Match[str]) -> str:
-        attr, raw = m.group(1), m.group(2)
-        if raw.startswith("nlph."):
-            return m.group(0)  # a placeholder marker, filled per recipient
-        url = html.unescape(raw).strip()
-        if not url or url.startswith("#"):
-            return m.group(0)
+    base_url: str
+    issue_id: str
+    hosts: frozenset[str]
+    utm: bool = True
+    medium: str = "email"
+    images: list[str] = field(default_factory=list)
+
+    def url(self, attr: str, raw: str) -> str:
+        """The finished value of one href or src attribute (already unescaped by the parser)."""
+        url = raw.strip()
+        if url.startswith("nlph.") or not url or url.startswith("#"):
+            return raw  # a placeholder marker (filled per recipient) or an in-page anchor
+        site = self.base_url.rstrip("/") + "/"
         scheme = urlsplit(url).scheme
         if attr == "src" and not scheme:
             name = url.removeprefix("/").removeprefix("images/")
-            if name not in images:
-                images.append(name)
-            url = image_base + name
+            if name not in self.images:
+                self.images.append(name)
+            url = f"{site}issues/{self.issue_id}/images/{name}"
         elif not scheme:
             url = urljoin(site, url)
         elif scheme not in ("http", "https"):
-            return m.group(0)
-        if attr == "href" and utm:
-            url = add_utm(url, campaign=issue_id, hosts=host_set, medium=medium)
-        return f'{attr}="{html.escape(url, quote=True)}"'
+            return raw
+        if attr == "href" and self.utm:
+            url = add_utm(url, campaign=self.issue_id, hosts=self.hosts, medium=self.medium)
+        return url
 
-    return _ATTR.sub(fix, document), tuple(images)
+    def finish(self, root: etree._Element) -> None:
+        """Every link and image under `root`, in place."""
+        for element in root.iter("a", "img"):
+            attr = "href" if element.tag == "a" else "src"
+            value = element.get(attr)
+            if value is not None:
+                element.set(attr, self.url(attr, value))

@@ -1,8 +1,7 @@
 """Markdown and Jinja2: an Issue becomes the email's HTML and plain text, once per issue.
 
-Autoescape is on for HTML templates and StrictUndefined everywhere. The practitioner's Markdown
-may carry raw HTML, which still passes an email-safe allow-list (nh3); a testimonial is a
-client's words pasted in, so raw HTML in it is shown as text, never interpreted.
+Autoescape is on for HTML templates and StrictUndefined everywhere. Markdown is turned into
+sanitised HTML by build/markdown.py and shaped for mail clients by build/fragment.py.
 """
 
 from __future__ import annotations
@@ -10,181 +9,37 @@ from __future__ import annotations
 import html
 import math
 import re
-import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import jinja2
-import markdown
-import nh3
 from markupsafe import Markup
 
 from newsletter.build import textify
 from newsletter.build.cache import cache_folder
-from newsletter.build.links import add_utm, finish_links, own_hosts
+from newsletter.build.fragment import rewrite
+from newsletter.build.links import LinkFinisher, add_utm, own_hosts
+from newsletter.build.markdown import sanitize, to_html
 from newsletter.build.placeholders import marker, new_nonce
 from newsletter.errors import NewsletterError, Problem
-from newsletter.load.images import display_size
 from newsletter.model import Article, Config, Issue, Testimonial
 
-
-def _extensions() -> list[markdown.Extension]:
-    """Extension instances rather than names: names are looked up through package entry
-    points, which costs about 20 ms per process."""
-    from markdown.extensions.abbr import AbbrExtension
-    from markdown.extensions.attr_list import AttrListExtension
-    from markdown.extensions.def_list import DefListExtension
-
-    # fenced_code imports codehilite, which imports Pygments when it is installed (5 ms); code
-    # is never highlighted in an email, so codehilite is told there is no Pygments.
-    hidden = "pygments" not in sys.modules
-    if hidden:
-        sys.modules["pygments"] = None  # type: ignore[assignment]
-    try:
-        from markdown.extensions.fenced_code import FencedCodeExtension
-    finally:
-        if hidden:
-            del sys.modules["pygments"]
-    from markdown.extensions.footnotes import FootnoteExtension
-    from markdown.extensions.sane_lists import SaneListExtension
-    from markdown.extensions.smarty import SmartyExtension
-    from markdown.extensions.tables import TableExtension
-
-    return [
-        TableExtension(),
-        FootnoteExtension(BACKLINK_TEXT="\u21a9\ufe0e"),
-        FencedCodeExtension(),
-        AttrListExtension(),
-        SaneListExtension(),
-        SmartyExtension(smart_angled_quotes=False),
-        AbbrExtension(),
-        DefListExtension(),
-    ]
+__all__ = ["Draft", "make_env", "markdown_to_html", "render_issue", "sanitize"]
 
 
-ALLOWED_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "dd",
-    "del",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "figcaption",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "tr",
-    "u",
-    "ul",
-}
-ALLOWED_ATTRIBUTES = {
-    "*": {"id", "lang", "dir", "title"},
-    "a": {"href"},
-    "img": {"src", "alt", "width", "height"},
-    "td": {"align", "colspan", "rowspan"},
-    "th": {"align", "colspan", "rowspan", "scope"},
-    "ol": {"start"},
-}
-URL_SCHEMES = {"http", "https", "mailto", "tel"}
 PREHEADER_LENGTH = 200
-FILLER = "&#847;&zwnj;&nbsp;"
+FILLER = "&#847;&zwnj;"
+"""Combining grapheme joiner and zero-width non-joiner: they fill the inbox preview after the
+preheader, and text-mode views that ignore CSS print nothing for them."""
 
 
-def sanitize(fragment: str) -> str:
-    """Email-safe allow-list: no script, style, event handler, form or javascript: URL."""
-    return nh3.clean(
-        fragment,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel=None,
-        strip_comments=True,
-    )
-
-
-@lru_cache(maxsize=2)
-def _markdown(trusted: bool) -> markdown.Markdown:
-    md = markdown.Markdown(extensions=_extensions(), output_format="html")
-    if not trusted:
-        # Client words: raw HTML is escaped and shown as text, never parsed.
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
-    return md
-
-
-def markdown_to_html(
-    source: str, *, trusted: bool, heading_base: int = 3, id_prefix: str = ""
-) -> str:
-    """Sanitised HTML for a Markdown source; headings shifted so the outline stays correct."""
-    md = _markdown(trusted)
-    md.reset()
-    fragment = sanitize(md.convert(source))
-    if id_prefix:
-        fragment = re.sub(r'(id|href)="(#?)(fn(?:ref)?:)', rf'\1="\2{id_prefix}-\3', fragment)
-    fragment = shift_headings(fragment, heading_base)
-    fragment = fragment.replace("<table>", '<table class="md">').replace("<td>", '<td class="md">')
-    fragment = re.sub(r"<td( align=\"\w+\")>", r'<td class="md"\1>', fragment)
-    return fragment
-
-
-def shift_headings(fragment: str, base: int) -> str:
-    """Move headings down so the highest is `base` (the article title is the h2 above them)."""
-    levels = [int(n) for n in re.findall(r"<h([1-6])\b", fragment)]
-    if not levels or min(levels) >= base:
-        return fragment
-    delta = base - min(levels)
-    return re.sub(
-        r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + delta)}", fragment
-    )
-
-
-def size_images(fragment: str, sizes: Mapping[str, tuple[int, int]]) -> str:
-    """Give body images width/height attributes (Outlook needs them) and fluid styling."""
-
-    def fix(m: re.Match[str]) -> str:
-        tag = m.group(0)
-        src = re.search(r'src="([^"]*)"', tag)
-        if src is None:
-            return tag
-        if "width=" not in tag and src.group(1) in sizes:
-            w, h = display_size(*sizes[src.group(1)])
-            tag = tag[:-1].rstrip("/ ") + f' width="{w}" height="{h}">'
-        return tag.replace("<img ", '<img style="max-width:100%;height:auto;border:0;" ', 1)
-
-    return re.sub(r"<img\b[^>]*>", fix, fragment)
+def markdown_to_html(source: str, *, trusted: bool, heading_base: int = 3) -> str:
+    """Sanitised HTML for a Markdown source as the email shows it (links not yet finished)."""
+    return rewrite(to_html(source, trusted=trusted), heading_base=heading_base, sizes={})
 
 
 def address_html(address: str) -> str:
@@ -220,17 +75,18 @@ class _Links:
     issue_id: str
     images: list[str]
 
-    def fragment(self, fragment: str) -> str:
+    def finisher(self) -> LinkFinisher:
         hosts = own_hosts(self.config.base_url, self.config.booking_url)
-        out, used = finish_links(
-            fragment,
-            base_url=self.config.base_url,
-            issue_id=self.issue_id,
-            hosts=hosts,
-            utm=self.config.utm,
+        return LinkFinisher(
+            self.config.base_url, self.issue_id, hosts, utm=self.config.utm, images=self.images
         )
-        self.images.extend(i for i in used if i not in self.images)
-        return out
+
+    def fragment(
+        self, source: str, *, trusted: bool, heading_base: int, sizes: Mapping[str, tuple[int, int]]
+    ) -> str:
+        """Markdown into the email's HTML, links finished."""
+        html_ = to_html(source, trusted=trusted)
+        return rewrite(html_, heading_base=heading_base, sizes=sizes, links=self.finisher())
 
     def url(self, url: str) -> str:
         if not self.config.utm:
@@ -315,10 +171,14 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any], temp
 
 
 def _article_context(
-    article: Article, *, config: Config, links: _Links, sizes: Mapping[str, tuple[int, int]]
+    article: Article,
+    *,
+    links: _Links,
+    sizes: Mapping[str, tuple[int, int]],
+    cta_label: str,
+    button: bool,
 ) -> dict[str, Any]:
-    body = markdown_to_html(article.body, trusted=True, heading_base=3, id_prefix=article.slug)
-    body = links.fragment(size_images(body, sizes))
+    body = links.fragment(article.body, trusted=True, heading_base=3, sizes=sizes)
     image = None
     if article.image is not None:
         url = links.image(article.image.src)
@@ -328,7 +188,7 @@ def _article_context(
             "width": article.image.width,
             "height": article.image.height,
         }
-    cta = config.cta_text if article.cta == "default" else article.cta
+    lead = article.cta if article.cta not in ("", "default", cta_label) else ""
     return {
         "slug": article.slug,
         "title": article.title,
@@ -336,15 +196,13 @@ def _article_context(
         "html": Markup(body),
         "text": textify.html_to_text(body),
         "image": image,
-        "cta": cta,
+        "button": bool(article.cta) and button,
+        "cta_lead": lead,
     }
 
 
 def _testimonial_context(testimonial: Testimonial, links: _Links) -> dict[str, Any]:
-    body = markdown_to_html(
-        testimonial.body, trusted=False, heading_base=4, id_prefix=testimonial.slug
-    )
-    body = links.fragment(body)
+    body = links.fragment(testimonial.body, trusted=False, heading_base=4, sizes={})
     return {
         "author": testimonial.author,
         "service": testimonial.service,
@@ -353,8 +211,26 @@ def _testimonial_context(testimonial: Testimonial, links: _Links) -> dict[str, A
     }
 
 
+def _articles(
+    issue: Issue, *, links: _Links, sizes: Mapping[str, tuple[int, int]], cta_label: str
+) -> list[dict[str, Any]]:
+    """Article contexts. The last article's button would stand just above the closing one
+    (with only testimonials between), so the closing button takes its place."""
+    last = len(issue.articles) - 1
+    return [
+        _article_context(a, links=links, sizes=sizes, cta_label=cta_label, button=i != last)
+        for i, a in enumerate(issue.articles)
+    ]
+
+
+def booking_place(url: str) -> str:
+    """Where the booking link goes, as a reader can check it: the host, short enough for one
+    line on a phone."""
+    return urlsplit(url).hostname or url
+
+
 def preheader_filler(preheader: str) -> str:
-    count = max(20, math.ceil((PREHEADER_LENGTH - len(preheader)) / 3))
+    count = max(30, math.ceil((PREHEADER_LENGTH - len(preheader)) / 2))
     return FILLER * count
 
 
@@ -374,23 +250,21 @@ def render_issue(
     inline_css = _render(env, "email.css", css_context, templates)
     head_css = minify_css(_render(env, "email-head.css", css_context, templates))
     links = _Links(config, issue.id, [])
-    intro = markdown_to_html(issue.intro, trusted=True, heading_base=2, id_prefix="intro")
-    intro = links.fragment(size_images(intro, sizes))
+    intro = links.fragment(issue.intro, trusted=True, heading_base=2, sizes=sizes)
     view_url = links.url(f"{config.base_url}/issues/{issue.id}/")
-    closing_cta = issue.cta or config.cta_text
+    cta_label = issue.cta or config.cta_text
+    articles = _articles(issue, links=links, sizes=sizes, cta_label=cta_label)
     context: dict[str, Any] = {
         "config": config,
         "brand": config.brand,
         "issue": issue,
         "intro_html": Markup(intro),
         "intro_text": textify.html_to_text(intro),
-        "articles": [
-            _article_context(a, config=config, links=links, sizes=sizes) for a in issue.articles
-        ],
+        "articles": articles,
         "testimonials": [_testimonial_context(t, links) for t in issue.testimonials],
         "booking_url": links.url(config.booking_url),
-        "closing_cta": closing_cta,
-        "closing_note": "",
+        "booking_place": booking_place(config.booking_url),
+        "cta_label": cta_label,
         "view_url": view_url,
         "unsubscribe_page": config.unsubscribe_url
         or f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe",

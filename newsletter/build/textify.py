@@ -104,8 +104,8 @@ class _Writer:
             if href not in self.links:
                 self.links.append(href)
             return f"{text} [{self.links.index(href) + 1}]"
-        if node.tag == "sup" and node.attrs.get("id", "").startswith("fnref"):
-            return f"[^{text}]"
+        if node.tag == "sup" and node.attrs.get("class") == "note-ref":
+            return f"[{text}]"
         return text
 
     def fill(self, text: str, indent: str = "", first: str | None = None) -> str:
@@ -148,6 +148,10 @@ class _Writer:
 
     def block(self, node: Node, indent: str) -> list[str]:
         tag = node.tag
+        if node.attrs.get("role") == "heading":
+            tag = "h6"  # a level below <h6> (see build/fragment.py)
+        if node.attrs.get("class") == "code":
+            tag = "pre"  # a code block, its lines joined by <br>
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             title = " ".join(self.inline(node).split())
             return [heading(title, "=" if tag in ("h1", "h2") else "-", self.width)]
@@ -168,7 +172,8 @@ class _Writer:
             inner = self.blocks(node, indent)
             return ["\n".join(quote_lines(b) for b in inner)]
         if tag == "pre":
-            text = "".join(self.inline(c) for c in node.children).replace(_BR, "\n").rstrip("\n")
+            text = "".join(self.inline(c) for c in node.children)
+            text = text.replace(_BR, "\n").replace("\xa0", " ").rstrip("\n")
             return ["\n".join(indent + "    " + line for line in text.split("\n"))]
         if tag == "hr":
             return [indent + "-" * 20]

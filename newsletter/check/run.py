@@ -35,13 +35,21 @@ def check_rendered(
     from newsletter.check.rules import a11y as check_a11y
     from newsletter.check.rules import compliance as check_compliance
     from newsletter.check.rules import images as check_images
+    from newsletter.check.rules import layout as check_layout
     from newsletter.check.rules import links as check_links
     from newsletter.check.rules import support as check_support
     from newsletter.check.rules import text as check_text
 
     email = parse_email(rendered, config=config, paths=paths)
     findings: list[Finding] = []
-    for module in (check_text, check_images, check_links, check_compliance, check_a11y):
+    for module in (
+        check_text,
+        check_images,
+        check_links,
+        check_compliance,
+        check_a11y,
+        check_layout,
+    ):
         findings.extend(module.check(email))
     findings.extend(check_support.check(email))
     if links:

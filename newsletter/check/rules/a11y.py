@@ -11,7 +11,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
 
 from newsletter import colors
-from newsletter.check.base import ERROR, Email, Finding, is_hidden, style_of
+from newsletter.check.base import ERROR, Email, Finding, is_hidden, style_of, visible_text
 from newsletter.check.css import parse_css, split_selectors
 
 MIN_FONT_PX = 14.0
@@ -308,7 +308,7 @@ def _contrast(email: Email, scheme: Scheme, name: str) -> list[Finding]:
         if ratio >= need:
             continue
         first = elements[0]
-        where = email.at(first)
+        where = email.locate(visible_text(first)[:60], element=first)
         out.append(
             email.finding(
                 "contrast",

@@ -71,11 +71,18 @@ KNOWN_FALLBACKS: dict[str, str] = {
     "html-target": "those clients open every link in a new tab anyway",
     "css-height": "Yahoo reads it as min-height; the 1 px divider also has a height attribute",
     "css-text-decoration": "links stay underlined by default; only the button would show one",
+    "css-word-wrap": "the breaking trio: where word-wrap is dropped, overflow-wrap or "
+    "word-break breaks long words; Outlook for Windows keeps its fixed 600 px width",
+    "css-overflow-wrap": "the breaking trio: where overflow-wrap is dropped, word-wrap and "
+    "word-break break long words",
+    "css-word-break": "the breaking trio: where word-break is dropped, word-wrap breaks long "
+    "words inside the fixed-layout card",
+    "css-table-layout": "Outlook keeps the widths from the width attributes instead",
 }
 """Features the template uses on purpose with a fallback; never reported."""
 
 ENHANCEMENT_SELECTORS = re.compile(
-    r"\[x-apple-data-detectors\]|\[data-ogs[cb]\]|^u\s*\+\s*#body|#MessageViewBody|"
+    r"\[x-apple-data-detectors\]|\[data-ogs[cb]\]|^u\s*[+~]\s*(#body|div\s+\.email)|#MessageViewBody|"
     r"\.ExternalClass|^:root$"
 )
 """Client-specific fixes in the kept block: each targets one client on purpose."""
