@@ -33,7 +33,7 @@ def unsubscribe_links(token: str, /, *, config: Config) -> tuple[str, str]:
     """
     url = tokens.unsubscribe_url(config.unsubscribe_url, token) if config.unsubscribe_url else ""
     mailto = (
-        f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe&body={token}"
+        f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe%20{token}&body={token}"
         if config.unsubscribe_mailto
         else ""
     )
