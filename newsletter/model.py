@@ -12,6 +12,46 @@ from pathlib import Path
 from typing import NamedTuple
 
 
+class KeyLines(NamedTuple):
+    """Where each key of a file is, as its parser saw it, so a problem found later (by `check`)
+    names the line without reading the file again.
+
+    Names are dotted: "subject", "image.src", "consent.date" in front matter; "sender" (the
+    section header) and "sender.email" in newsletter.toml.
+    """
+
+    pairs: tuple[tuple[str, int], ...] = ()
+
+    def get(self, key: str, default: int = 0) -> int:
+        for name, line in self.pairs:
+            if name == key:
+                return line
+        return default
+
+
+class Block(NamedTuple):
+    """One Markdown block of a body, with the file line it starts on."""
+
+    kind: str
+    """"heading", "paragraph", "list", "quote", "table", "code", "html" or "rule"."""
+    line: int
+    text: str
+    """The block's source lines as written."""
+    level: int = 0
+    """1-6 for a heading, else 0."""
+
+    def numbered(self) -> list[tuple[int, str]]:
+        """(file line, source line) for each line of the block."""
+        return [(self.line + n, text) for n, text in enumerate(self.text.split("\n"))]
+
+
+class SourceText(NamedTuple):
+    """A template as loaded with the workspace: findings about it name its lines."""
+
+    path: str
+    text: str
+
+
 class Brand(NamedTuple):
     """Colours of the email; checked for WCAG AA contrast when the config loads."""
 
@@ -89,6 +129,8 @@ class Config(NamedTuple):
     """0 means unlimited."""
     utm: bool = True
     """Add utm_source/medium/campaign to links to the practitioner's own sites."""
+    lines: KeyLines = KeyLines()
+    """Line of each key and section in newsletter.toml."""
 
 
 class Image(NamedTuple):
@@ -122,6 +164,10 @@ class Article(NamedTuple):
     author: str = ""
     image_sizes: tuple[tuple[str, int, int], ...] = ()
     """(src, width, height) of local images used in the body."""
+    lines: KeyLines = KeyLines()
+    """Line of each front-matter key."""
+    blocks: tuple[Block, ...] = ()
+    """The body's Markdown blocks with their lines."""
 
 
 class Testimonial(NamedTuple):
@@ -133,6 +179,8 @@ class Testimonial(NamedTuple):
     body: str
     body_line: int
     date: dt.date | None = None
+    lines: KeyLines = KeyLines()
+    blocks: tuple[Block, ...] = ()
 
 
 class Issue(NamedTuple):
@@ -151,6 +199,9 @@ class Issue(NamedTuple):
     """Opening word before the recipient's first name; empty for no greeting line."""
     image_sizes: tuple[tuple[str, int, int], ...] = ()
     """(src, width, height) of local images used in the intro."""
+    lines: KeyLines = KeyLines()
+    blocks: tuple[Block, ...] = ()
+    """The intro's Markdown blocks with their lines."""
 
 
 class Rendered(NamedTuple):

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from newsletter.check.run import Finding, check_rendered, problems_to_findings, sort_findings
+from newsletter.check import Finding, check_rendered, problems_to_findings, sort_findings
 from newsletter.errors import NewsletterError, Problem
+from newsletter.load.loader import Workspace
 from newsletter.model import Config, Rendered
 from newsletter.workspace import Paths
 
@@ -221,11 +222,11 @@ def message_headers(
 
 
 def run_checks(
-    rendered: Rendered, /, *, config: Config, paths: Paths
+    workspace: Workspace, rendered: Rendered, /
 ) -> tuple[tuple[Finding, ...] | None, str]:
     """`check`'s findings for the rendered issue, or (None, reason) when a rule crashed."""
     try:
-        found = check_rendered(rendered, config=config, paths=paths)
+        found = check_rendered(workspace, rendered)
     except NewsletterError as exc:
         return tuple(problems_to_findings(exc.problems)), ""
     except Exception as exc:  # a bug in a rule must not take the preview down
@@ -239,14 +240,14 @@ class Draft:
 
     snapshot: Snapshot
     rendered: Rendered | None = None
-    config: Config | None = None
+    workspace: Workspace | None = None
 
     def checked(self, paths: Paths) -> Snapshot:
         """The snapshot with `check`'s findings: a version of its own, same email."""
-        if self.rendered is None or self.config is None:
+        if self.rendered is None or self.workspace is None:
             return self.snapshot
         started = time.perf_counter()
-        findings, check_error = run_checks(self.rendered, config=self.config, paths=paths)
+        findings, check_error = run_checks(self.workspace, self.rendered)
         return replace(
             self.snapshot,
             version=self.snapshot.version + CHECKED,
@@ -263,12 +264,17 @@ CHECKED = ".checked"
 
 def render_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Draft:
     """Render the issue in memory and prepare every view; content errors become the snapshot."""
-    from newsletter.build.pipeline import render_workspace
+    from newsletter.build.pipeline import render_rendered
     from newsletter.build.placeholders import fill
+    from newsletter.load.content import pick_issue
+    from newsletter.load.loader import load_workspace
 
     started = time.perf_counter()
     try:
-        config, rendered = render_workspace(paths, issue_id)
+        workspace = load_workspace(paths)
+        config = workspace.config
+        issue = pick_issue(workspace.library, issue_id)
+        rendered = render_rendered(issue, config=config, paths=paths)
     except NewsletterError as exc:
         return Draft(
             Snapshot(
@@ -297,7 +303,7 @@ def render_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Draf
         warnings=rendered.warnings,
     )
     elapsed = (time.perf_counter() - started) * 1000
-    return Draft(replace(snapshot, elapsed_ms=elapsed), rendered, config)
+    return Draft(replace(snapshot, elapsed_ms=elapsed), rendered, workspace)
 
 
 def build_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Snapshot:

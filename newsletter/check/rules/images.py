@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from newsletter.check.base import ERROR, WARNING, Email, Finding
+from newsletter.check.rules import rule
 from newsletter.load.images import image_size
 
 HEAVY_BYTES = 200 * 1024
@@ -17,7 +18,8 @@ MAX_WIDTH = 1200
 """Twice the 600 px layout is enough for sharp pictures on high-density screens."""
 
 
-def check(email: Email) -> list[Finding]:
+@rule
+def _images(email: Email) -> list[Finding]:
     out: list[Finding] = []
     for img in email.elements("img"):
         out.extend(check_image(email, img))
@@ -90,7 +92,7 @@ def _alt(email: Email, img: etree._Element, src: str, where: tuple[str, int]) ->
         ]
     if alt.strip() or not where[0].startswith("content/"):
         return []
-    line = _source_line(email, where)
+    line = email.line_text(where)
     if re.search(r"\balt\s*=\s*(\"\"|'')", line) or re.search(r"^\s*alt\s*:", line):
         return []
     if re.search(r"!\[\s*\]\(", line) or "<img" in line:
@@ -105,15 +107,6 @@ def _alt(email: Email, img: etree._Element, src: str, where: tuple[str, int]) ->
             )
         ]
     return []
-
-
-def _source_line(email: Email, where: tuple[str, int]) -> str:
-    for source in email.locator.content:
-        if source.path == where[0]:
-            index = where[1] - source.start
-            if 0 <= index < len(source.lines):
-                return source.lines[index]
-    return ""
 
 
 def _file(email: Email, file: Path, where: tuple[str, int]) -> list[Finding]:
