@@ -182,12 +182,12 @@ class Email:
     def kept_css(self) -> str:
         """The <style> blocks the inliner kept: phone, dark-mode rules and client fixes."""
         return "\n".join(
-            (style.text or "") for style in self.tree.iter("style") if _is_element(style)
+            (style.text or "") for style in self.tree.iter("style") if is_element(style)
         )
 
     def at(self, element: etree._Element) -> tuple[str, int]:
         """The output file and line of an element (lines match the written email.html)."""
-        return self.output, int(element.sourceline or 0)
+        return self.output, int(getattr(element, "sourceline", 0) or 0)
 
     def in_content(self, needle: Needle) -> tuple[str, int] | None:
         return find_place(self.places, needle)
@@ -228,11 +228,12 @@ class Email:
 
     def elements(self, tag: str | None = None) -> Iterator[etree._Element]:
         for element in self.tree.iter(tag) if tag else self.tree.iter():
-            if _is_element(element):
+            if is_element(element):
                 yield element
 
 
-def _is_element(node: object) -> bool:
+def is_element(node: object) -> bool:
+    """An element proper: not a comment, processing instruction or entity."""
     return isinstance(node, etree._Element) and isinstance(node.tag, str)
 
 
@@ -257,7 +258,7 @@ def visible_text(element: etree._Element) -> str:
     """Text a reader sees in an element: no <style>, <script> or comments."""
     parts: list[str] = []
     for node in element.iter():
-        if not _is_element(node):
+        if not is_element(node):
             if node.tail:
                 parts.append(node.tail)
             continue

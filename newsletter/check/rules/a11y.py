@@ -15,6 +15,7 @@ from newsletter.check.base import ERROR, Email, Finding, is_hidden, normalise
 from newsletter.check.rules import rule
 from newsletter.check.rules.css import parse_css, split_selectors, style_of
 from newsletter.load.lines import heading_text
+from newsletter.model import Article, Issue, Testimonial
 
 MIN_FONT_PX = 14.0
 NAMED = {
@@ -107,7 +108,9 @@ class Scheme:
                     matched = CSSSelector(selector)(email.tree)
                 except (SelectorError, ValueError, TypeError):
                     continue
-                for element in matched:
+                for element in matched if isinstance(matched, list) else ():
+                    if not isinstance(element, etree._Element):
+                        continue
                     target = self.overrides.setdefault(element, {})
                     for d in style_rule.declarations:
                         if d.important or d.name not in target:
@@ -234,7 +237,7 @@ def _headings(email: Email) -> list[Finding]:
         if is_hidden(element):
             continue
         level = int(element.tag[1])
-        text = " ".join("".join(element.itertext()).split())
+        text = " ".join("".join(map(str, element.itertext())).split())
         if previous == 0 and level != 1:
             out.append(
                 email.finding(
@@ -265,7 +268,12 @@ def _heading_where(email: Email, text: str, element: etree._Element) -> tuple[st
     """The Markdown heading with these words, else a template or content line holding them."""
     issue = email.rendered.issue
     wanted = normalise(" ".join(text.split())).lower()
-    for record in (issue, *issue.articles, *issue.testimonials):
+    records: tuple[Issue | Article | Testimonial, ...] = (
+        issue,
+        *issue.articles,
+        *issue.testimonials,
+    )
+    for record in records:
         for block in record.blocks:
             if block.kind == "heading" and normalise(heading_text(block)).lower() == wanted:
                 return record.path, block.line

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import tinycss2
+import tinycss2.ast
 from lxml import etree
 
 from newsletter.check.base import WARNING, Email, Finding
@@ -91,7 +92,7 @@ def split_selectors(selector: str) -> list[str]:
     parts: list[str] = []
     current: list[Any] = []
     for token in tinycss2.parse_component_value_list(selector):
-        if token.type == "literal" and token.value == ",":
+        if isinstance(token, tinycss2.ast.LiteralToken) and token.value == ",":
             parts.append(tinycss2.serialize(current).strip())
             current = []
         else:

@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from newsletter.check.base import WARNING, Email, Finding, is_hidden
+from newsletter.check.base import WARNING, Email, Finding, is_element, is_hidden
 from newsletter.check.rules import rule
 from newsletter.check.rules.css import parse_css, parse_declarations, split_selectors
 
@@ -98,7 +98,8 @@ FIXES = {
 def load_data() -> dict[str, Any]:
     """The vendored caniemail snapshot (refresh with `python -m newsletter.check.refresh_caniemail`)."""
     text = resources.files("newsletter").joinpath("assets/caniemail.json").read_text("utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 @cache
@@ -316,7 +317,7 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
     """Every feature used in a document: inline styles, kept <style>, elements, attributes."""
     uses = Uses()
     for node in tree.iter():
-        if not isinstance(node.tag, str):
+        if not is_element(node):
             if isinstance(node, etree._Comment):
                 uses.add("html-comments", None, "<!--")
             continue
@@ -329,7 +330,7 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
             uses.add(f"html-button-{(node.get('type') or 'submit').lower()}", node, "<button")
         if tag == "meta" and (node.get("name") or "").lower() == "color-scheme":
             uses.add("html-meta-color-scheme", node, "color-scheme")
-        for attr in node.attrib:
+        for attr in map(str, node.attrib):
             uses.add(ATTRIBUTES.get(attr.lower()), node, f'{attr}="')
         if tag == "a":
             href = (node.get("href") or "").strip().lower()
@@ -349,7 +350,7 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
         for d in parse_declarations(node.get("style") or ""):
             for slug, hint in css_features(d.name, d.value, d.important):
                 uses.add(slug, node, hint)
-    if document and tree.getroottree().docinfo.doctype:
+    if document and getattr(tree.getroottree().docinfo, "doctype", None):
         uses.add("html-doctype", None, "<!DOCTYPE")
     _collect_css(kept_css, uses)
     return uses

@@ -197,8 +197,9 @@ def _texts(email: Email) -> list[str]:
     texts.append(visible_text(email.body))
     for element in email.elements():
         for attr in ("alt", "title", "aria-label"):
-            if element.get(attr):
-                texts.append(element.get(attr))
+            value = element.get(attr)
+            if value:
+                texts.append(value)
     return texts
 
 
