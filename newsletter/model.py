@@ -29,6 +29,22 @@ class KeyLines(NamedTuple):
         return default
 
 
+class Ref(NamedTuple):
+    """A link or an image written in a Markdown body, with its line."""
+
+    kind: str
+    """"link" or "image"."""
+    line: int
+    target: str
+    """The href or src as written (a reference definition's URL for [text][id] links)."""
+    text: str
+    """The link text or the alt text as written."""
+    syntax: str = "markdown"
+    """"markdown", "html" (a tag), or "front-matter" (an article's image: key)."""
+    alt: bool = True
+    """For an HTML image: whether it has an alt attribute at all."""
+
+
 class Block(NamedTuple):
     """One Markdown block of a body, with the file line it starts on."""
 
@@ -39,6 +55,8 @@ class Block(NamedTuple):
     """The block's source lines as written."""
     level: int = 0
     """1-6 for a heading, else 0."""
+    refs: tuple[Ref, ...] = ()
+    """The links and images in the block, in the order written."""
 
     def numbered(self) -> list[tuple[int, str]]:
         """(file line, source line) for each line of the block."""

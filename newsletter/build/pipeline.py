@@ -34,9 +34,6 @@ class BuildResult(NamedTuple):
     text_bytes: int
     files: tuple[Path, ...]
     warnings: tuple[str, ...]
-    rendered: Rendered
-    """What was written, for callers that go on to check or send it without rendering again."""
-    config: Config
 
 
 @lru_cache(maxsize=4)
@@ -170,8 +167,6 @@ def build(
                     text_bytes=len(item.text.encode("utf-8")),
                     files=tuple(final / f.relative_to(folder) for f in files),
                     warnings=item.warnings,
-                    rendered=item,
-                    config=config,
                 )
             )
         _write_archive(root, library, config=config, paths=paths)

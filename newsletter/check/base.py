@@ -18,7 +18,7 @@ from lxml import etree
 
 from newsletter.build.placeholders import fill
 from newsletter.load.loader import Workspace
-from newsletter.model import Article, Config, Issue, Rendered, SourceText, Testimonial
+from newsletter.model import Article, Config, Issue, Ref, Rendered, SourceText, Testimonial
 from newsletter.workspace import Paths
 
 ERROR = "error"
@@ -70,6 +70,19 @@ def content_places(issue: Issue) -> list[Place]:
         for block in record.blocks:
             places += [Place(record.path, n, text) for n, text in block.numbered()]
     return places
+
+
+def content_refs(issue: Issue, kind: str) -> list[tuple[str, Ref]]:
+    """(path, ref) of every link or image in the issue's content, in the order of
+    content_places: an article's front-matter image before the images of its body."""
+    out: list[tuple[str, Ref]] = []
+    for record, _ in _records(issue):
+        image = getattr(record, "image", None)
+        if kind == "image" and image is not None:
+            line = record.lines.get("image.src")
+            out.append((record.path, Ref("image", line, image.src, image.alt, "front-matter")))
+        out += [(record.path, r) for b in record.blocks for r in b.refs if r.kind == kind]
+    return out
 
 
 def _records(issue: Issue) -> Iterator[tuple[Issue | Article | Testimonial, list[tuple[str, str]]]]:
@@ -214,12 +227,15 @@ class Email:
             return self.at(element)
         return self.output, 0
 
-    def line_text(self, where: tuple[str, int]) -> str:
-        """The content line at `where`, as loaded; empty when it is not a content line."""
-        for place in self.places:
-            if (place.path, place.line) == where:
-                return place.text
-        return ""
+    @cached_property
+    def links(self) -> list[tuple[str, Ref]]:
+        """Every link written in the content, with its file."""
+        return content_refs(self.rendered.issue, "link")
+
+    @cached_property
+    def images(self) -> list[tuple[str, Ref]]:
+        """Every image written in the content bodies, with its file."""
+        return content_refs(self.rendered.issue, "image")
 
     def finding(
         self, rule: str, severity: str, where: tuple[str, int], message: str, fix: str

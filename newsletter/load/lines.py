@@ -10,13 +10,21 @@ import re
 from collections.abc import Iterator, Mapping
 
 from newsletter.load.frontmatter import Field
-from newsletter.model import Block, KeyLines
+from newsletter.model import Block, KeyLines, Ref
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})(?:\s|$)")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 _LIST = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
+_TITLE = r"""(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?"""
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?" + _TITLE + r"\s*\)")
+_MD_LINK = re.compile(r"(?<!!)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?" + _TITLE + r"\s*\)")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>", re.IGNORECASE)
+_DEFINITION = re.compile(r"^\s{0,3}\[([^\]]+)\]:\s*<?([^\s>]+)>?")
+_HTML_LINK = re.compile(r"<a\b([^>]*)>(.*?)</a>", re.IGNORECASE | re.DOTALL)
+_HTML_IMAGE = re.compile(r"<img\b([^>]*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""\b([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 
 
 def key_lines(fields: Mapping[str, Field]) -> KeyLines:
@@ -63,7 +71,8 @@ def markdown_blocks(body: str, first_line: int) -> tuple[Block, ...]:
         elif _SETEXT.match(line) and index == start + 1 and not _LIST.match(lines[start]):
             text = "\n".join(lines[start : index + 1])
             level = 1 if line.strip().startswith("=") else 2
-            blocks.append(Block("heading", first_line + start, text, level))
+            refs = refs_in(text, first_line + start)
+            blocks.append(Block("heading", first_line + start, text, level, refs))
             start = -1
         index += 1
     close(len(lines))
@@ -80,9 +89,10 @@ def _fence_end(lines: list[str], index: int, fence: str) -> int:
 
 def _block(text: str, line: int) -> Block:
     first = text.split("\n", 1)[0]
+    refs = refs_in(text, line)
     atx = _ATX.match(first)
     if atx:
-        return Block("heading", line, text, len(atx.group(1)))
+        return Block("heading", line, text, len(atx.group(1)), refs)
     stripped = first.lstrip()
     if _RULE.match(first):
         kind = "rule"
@@ -96,10 +106,47 @@ def _block(text: str, line: int) -> Block:
         kind = "html"
     else:
         kind = "paragraph"
-    return Block(kind, line, text)
+    return Block(kind, line, text, refs=refs)
 
 
 def heading_text(block: Block) -> str:
     """A heading block's words, without the #s or the setext underline."""
     first = block.text.split("\n", 1)[0]
     return " ".join(re.sub(r"^\s*#{1,6}\s*|\s+#+\s*$", "", first).split())
+
+
+def refs_in(text: str, first_line: int) -> tuple[Ref, ...]:
+    """Links and images written on each line: Markdown, autolinks, reference definitions and
+    HTML tags, in the order they appear."""
+    found: list[tuple[int, int, Ref]] = []
+    for number, line in enumerate(text.split("\n"), start=first_line):
+        for m in _MD_IMAGE.finditer(line):
+            found.append((number, m.start(), Ref("image", number, m.group(2), m.group(1))))
+        for m in _MD_LINK.finditer(line):
+            found.append((number, m.start(), Ref("link", number, m.group(2), m.group(1))))
+        for m in _AUTOLINK.finditer(line):
+            found.append((number, m.start(), Ref("link", number, m.group(1), m.group(1))))
+        definition = _DEFINITION.match(line)
+        if definition:
+            ref = Ref("link", number, definition.group(2), definition.group(1))
+            found.append((number, definition.start(), ref))
+        found += [(number, start, ref) for start, ref in _html_refs(line, number)]
+    return tuple(ref for _, _, ref in sorted(found, key=lambda item: item[:2]))
+
+
+def _html_refs(line: str, number: int) -> Iterator[tuple[int, Ref]]:
+    for m in _HTML_LINK.finditer(line):
+        href = _attributes(m.group(1)).get("href", "")
+        text = " ".join(re.sub(r"<[^>]+>", " ", m.group(2)).split())
+        yield m.start(), Ref("link", number, href, text, "html")
+    for m in _HTML_IMAGE.finditer(line):
+        attributes = _attributes(m.group(1))
+        src, alt = attributes.get("src", ""), attributes.get("alt")
+        yield m.start(), Ref("image", number, src, alt or "", "html", alt=alt is not None)
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    return {
+        m.group(1).lower(): next(v for v in m.groups()[1:] if v is not None)
+        for m in _ATTRIBUTE.finditer(tag)
+    }

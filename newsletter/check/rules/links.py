@@ -14,8 +14,9 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 from lxml import etree
 
 from newsletter.build.links import UTM, own_hosts
-from newsletter.check.base import ERROR, WARNING, Email, Finding, visible_text
+from newsletter.check.base import ERROR, WARNING, Email, Finding, normalise, visible_text
 from newsletter.check.rules import online_rule, rule
+from newsletter.check.rules.images import image_site
 from newsletter.workspace import CONFIG_NAME
 
 VAGUE = {
@@ -79,12 +80,22 @@ def strip_utm(url: str) -> str:
 
 
 def where_link(email: Email, a: etree._Element, href: str) -> tuple[str, int]:
-    clean = strip_utm(href) if href else ""
-    text = visible_text(a)
-    needles = [clean, clean.rstrip("/"), f"]({text}" if text else None]
-    if text and len(text) > 3:
-        needles.append(f"[{text}]")
-    return email.locate(*needles, element=a, templates=False)
+    """The content line that wrote this link (found by its address, else by its text), else
+    the link's line in the output."""
+    clean = strip_utm(href).rstrip("/") if href else ""
+    for path, ref in email.links:
+        if clean and ref.target.strip().rstrip("/") == clean:
+            return path, ref.line
+    text = _words(visible_text(a))
+    for path, ref in email.links:
+        if text and _words(ref.text) == text:
+            return path, ref.line
+    return email.at(a)
+
+
+def _words(text: str) -> str:
+    """Link text as a reader sees it: no Markdown emphasis, typography undone, lower case."""
+    return " ".join(normalise(re.sub(r"[*_`]", "", text)).lower().split())
 
 
 class _Problem(NamedTuple):
@@ -323,7 +334,7 @@ def check_online(email: Email, *, timeout: float = TIMEOUT, workers: int = 8) ->
         where = (
             where_link(email, element, url)
             if element.tag == "a"
-            else email.locate(url.rsplit("/", 1)[-1], element=element)
+            else image_site(email, element, url)[0]
         )
         severity = ERROR if status == "broken" else WARNING
         out.append(
