@@ -564,3 +564,22 @@ def test_consent_on_the_issue_date_passes(workspace: Path) -> None:
         return config, with_issue(rendered, date=dt.date(2023, 1, 1))
 
     assert of(run(workspace, edit=edit), "testimonial-consent") == []
+
+
+def test_a_rule_registered_in_its_family_runs_with_the_others(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Adding a rule is one decorated function in its family's module; check_rendered runs it."""
+    from newsletter.check import rules
+    from newsletter.check.base import WARNING, Email
+
+    rules.rules()  # import every family first, so their rules are in the copy
+    monkeypatch.setattr(rules, "_OFFLINE", {k: list(v) for k, v in rules._OFFLINE.items()})
+
+    def extra(email: Email) -> list[Finding]:
+        return [email.finding("extra", WARNING, (ISSUE, 1), "an extra rule ran", "none")]
+
+    extra.__module__ = "newsletter.check.rules.text"
+    rules.rule(extra)
+    assert [f.rule for f in of(run(workspace), "extra")] == ["extra"]
+    assert set(rules.FAMILIES) == {
+        p.stem for p in Path(rules.__file__).parent.glob("*.py") if p.stem != "__init__"
+    }
