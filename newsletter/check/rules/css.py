@@ -7,6 +7,7 @@ dropping it, so the rules see the stylesheet as written.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -57,13 +58,19 @@ def _declarations(nodes: Iterable[Any]) -> tuple[Declaration, ...]:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_declarations(block: str) -> tuple[Declaration, ...]:
-    """`a:b; c:d !important` (a style attribute or a rule's block) into declarations."""
+    """`a:b; c:d !important` (a style attribute or a rule's block) into declarations.
+
+    Remembered by text: an inlined email repeats the same few style attributes on hundreds of
+    elements, and several rules read each one."""
     return _declarations(tinycss2.parse_declaration_list(block, True, True))
 
 
+@functools.lru_cache(maxsize=16)
 def parse_css(css: str) -> StyleSheet:
-    """Every style rule with its enclosing at-rules, and every at-rule with its parents."""
+    """Every style rule with its enclosing at-rules, and every at-rule with its parents.
+    Remembered by text: four rules read the same kept <style> block."""
     rules: list[Rule] = []
     at_rules: list[AtRule] = []
     _walk(tinycss2.parse_stylesheet(css, True, True), (), rules, at_rules)
