@@ -45,7 +45,7 @@ def _env(templates: str):  # type: ignore[no-untyped-def]
 
 def load_workspace(paths: Paths, env: Mapping[str, str] | None = None) -> tuple[Config, Library]:
     """Config and content together, so one run reports the problems of both."""
-    workspace = load_loaded(paths, env)
+    workspace = load_loaded(paths, env, templates=False)
     return workspace.config, workspace.library
 
 

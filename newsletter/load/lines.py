@@ -120,6 +120,8 @@ def refs_in(text: str, first_line: int) -> tuple[Ref, ...]:
     HTML tags, in the order they appear."""
     found: list[tuple[int, int, Ref]] = []
     for number, line in enumerate(text.split("\n"), start=first_line):
+        if "[" not in line and "<" not in line:
+            continue
         for m in _MD_IMAGE.finditer(line):
             found.append((number, m.start(), Ref("image", number, m.group(2), m.group(1))))
         for m in _MD_LINK.finditer(line):

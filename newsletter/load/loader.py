@@ -25,8 +25,11 @@ class Workspace(NamedTuple):
     load_templates)."""
 
 
-def load_workspace(paths: Paths, env: Mapping[str, str] | None = None) -> Workspace:
-    """Config and content together, so one run reports the problems of both."""
+def load_workspace(
+    paths: Paths, env: Mapping[str, str] | None = None, *, templates: bool = True
+) -> Workspace:
+    """Config and content together, so one run reports the problems of both; and, unless
+    `templates` is false (a build, which renders them through Jinja), the email's templates."""
     problems = Collector()
     config = library = None
     try:
@@ -39,7 +42,7 @@ def load_workspace(paths: Paths, env: Mapping[str, str] | None = None) -> Worksp
         problems.extend(exc.problems)
     problems.raise_if_errors()
     assert config is not None and library is not None
-    return Workspace(paths, config, library, load_templates(paths))
+    return Workspace(paths, config, library, load_templates(paths) if templates else ())
 
 
 def load_templates(paths: Paths) -> tuple[SourceText, ...]:
@@ -52,7 +55,12 @@ def load_templates(paths: Paths) -> tuple[SourceText, ...]:
     files = [folder / "email.html", folder / "email.css"]
     files += sorted((folder / "partials").rglob("*.html"))
     files.append(folder / "email-head.css")
-    return tuple(SourceText(paths.rel(file), text) for file in files if (text := _read(file)))
+    base = paths.rel(folder)
+    return tuple(
+        SourceText(f"{base}/{file.relative_to(folder).as_posix()}", text)
+        for file in files
+        if (text := _read(file))
+    )
 
 
 def _read(file: Path) -> str:
