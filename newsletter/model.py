@@ -135,7 +135,7 @@ class Config(NamedTuple):
     cta_text: str = "Book a session"
     """Default label of the booking button."""
     greeting_fallback: str = "there"
-    """Used for {first_name} when a subscriber has no name."""
+    """Used for %%first_name%% and %%name%% when a subscriber has no name."""
     unsubscribe_mailto: str = ""
     unsubscribe_url: str = ""
     """HTTPS endpoint; a signed token is appended per recipient."""

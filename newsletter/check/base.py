@@ -209,17 +209,15 @@ class Email:
         return find_place(self.templates, needle)
 
     def locate(
-        self,
-        *needles: Needle | None,
-        element: etree._Element | None = None,
-        templates: bool = True,
+        self, *needles: Needle | None, element: etree._Element | None = None
     ) -> tuple[str, int]:
-        """Content line holding the first needle found, else a template line, else the output."""
+        """For what only text can find (a leftover token, a heading's words): the content line
+        holding the first needle found, else a template line, else the element's output line."""
         for needle in needles:
             hit = self.in_content(needle) if needle else None
             if hit:
                 return hit
-        for needle in needles if templates else ():
+        for needle in needles:
             hit = self.in_templates(needle) if needle else None
             if hit:
                 return hit
