@@ -267,7 +267,7 @@ def check(
     strict: bool,
     links: bool,
 ) -> None:
-    """Build the issue and report everything that would embarrass the sender, like a linter.
+    """Render the issue and report everything that would embarrass the sender, like a linter.
 
     Content mistakes, Gmail clipping, images, links, subject and preheader, CAN-SPAM footer
     and headers, testimonial consent, health claims, email-client support (caniemail) and
@@ -282,7 +282,8 @@ def check(
     """
     import json
 
-    from newsletter.check.run import check_issues, exit_code, findings_to_json, format_text
+    from newsletter.check import check_issues
+    from newsletter.check.report import exit_code, findings_to_json, format_text
 
     if issue_id and all_issues:
         raise click.UsageError("give an ISSUE_ID or --all, not both")

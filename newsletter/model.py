@@ -12,6 +12,64 @@ from pathlib import Path
 from typing import NamedTuple
 
 
+class KeyLines(NamedTuple):
+    """Where each key of a file is, as its parser saw it, so a problem found later (by `check`)
+    names the line without reading the file again.
+
+    Names are dotted: "subject", "image.src", "consent.date" in front matter; "sender" (the
+    section header) and "sender.email" in newsletter.toml.
+    """
+
+    pairs: tuple[tuple[str, int], ...] = ()
+
+    def get(self, key: str, default: int = 0) -> int:
+        for name, line in self.pairs:
+            if name == key:
+                return line
+        return default
+
+
+class Ref(NamedTuple):
+    """A link or an image written in a Markdown body, with its line."""
+
+    kind: str
+    """"link" or "image"."""
+    line: int
+    target: str
+    """The href or src as written (a reference definition's URL for [text][id] links)."""
+    text: str
+    """The link text or the alt text as written."""
+    syntax: str = "markdown"
+    """"markdown", "html" (a tag), or "front-matter" (an article's image: key)."""
+    alt: bool = True
+    """For an HTML image: whether it has an alt attribute at all."""
+
+
+class Block(NamedTuple):
+    """One Markdown block of a body, with the file line it starts on."""
+
+    kind: str
+    """"heading", "paragraph", "list", "quote", "table", "code", "html" or "rule"."""
+    line: int
+    text: str
+    """The block's source lines as written."""
+    level: int = 0
+    """1-6 for a heading, else 0."""
+    refs: tuple[Ref, ...] = ()
+    """The links and images in the block, in the order written."""
+
+    def numbered(self) -> list[tuple[int, str]]:
+        """(file line, source line) for each line of the block."""
+        return [(self.line + n, text) for n, text in enumerate(self.text.split("\n"))]
+
+
+class SourceText(NamedTuple):
+    """A template as loaded with the workspace: findings about it name its lines."""
+
+    path: str
+    text: str
+
+
 class Brand(NamedTuple):
     """Colours of the email; checked for WCAG AA contrast when the config loads."""
 
@@ -122,7 +180,7 @@ class Config(NamedTuple):
     cta_text: str = "Book a session"
     """Default label of the booking button."""
     greeting_fallback: str = "there"
-    """Used for {first_name} when a subscriber has no name."""
+    """Used for %%first_name%% and %%name%% when a subscriber has no name."""
     unsubscribe_mailto: str = ""
     unsubscribe_url: str = ""
     """HTTPS endpoint; a signed token is appended per recipient."""
@@ -137,6 +195,8 @@ class Config(NamedTuple):
     inbox: InboxSettings = InboxSettings()
     """Where `newsletter inbox` reads bounces, complaints and unsubscribe requests."""
     web: WebSettings = WebSettings()
+    lines: KeyLines = KeyLines()
+    """Line of each key and section in newsletter.toml."""
 
 
 class Image(NamedTuple):
@@ -170,6 +230,10 @@ class Article(NamedTuple):
     author: str = ""
     image_sizes: tuple[tuple[str, int, int], ...] = ()
     """(src, width, height) of local images used in the body."""
+    lines: KeyLines = KeyLines()
+    """Line of each front-matter key."""
+    blocks: tuple[Block, ...] = ()
+    """The body's Markdown blocks with their lines."""
 
 
 class Testimonial(NamedTuple):
@@ -181,6 +245,8 @@ class Testimonial(NamedTuple):
     body: str
     body_line: int
     date: dt.date | None = None
+    lines: KeyLines = KeyLines()
+    blocks: tuple[Block, ...] = ()
 
 
 class Issue(NamedTuple):
@@ -199,6 +265,9 @@ class Issue(NamedTuple):
     """Opening word before the recipient's first name; empty for no greeting line."""
     image_sizes: tuple[tuple[str, int, int], ...] = ()
     """(src, width, height) of local images used in the intro."""
+    lines: KeyLines = KeyLines()
+    blocks: tuple[Block, ...] = ()
+    """The intro's Markdown blocks with their lines."""
 
 
 class Rendered(NamedTuple):

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build.pipeline import render_workspace
-from newsletter.check.run import Finding, check_rendered, check_workspace
+from newsletter.build.pipeline import render_rendered
+from newsletter.check import Finding, check_rendered, check_workspace
+from newsletter.load.content import pick_issue
+from newsletter.load.loader import Workspace, load_workspace
+from newsletter.model import Rendered
 from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
@@ -18,13 +21,20 @@ TESTIMONIAL = "content/testimonials/n-l-massage-craniosacral.md"
 CONFIG = "content/newsletter.toml"
 
 
+def render(root: Path) -> tuple[Workspace, Rendered]:
+    """Load the workspace and render its newest issue in memory."""
+    workspace = load_workspace(Paths(root))
+    issue = pick_issue(workspace.library, None)
+    return workspace, render_rendered(issue, config=workspace.config, paths=workspace.paths)
+
+
 def run(root: Path, *, edit=None) -> list[Finding]:  # type: ignore[no-untyped-def]
     """Render in memory and check; `edit(config, rendered)` may replace either first."""
-    paths = Paths(root)
-    config, rendered = render_workspace(paths)
+    workspace, rendered = render(root)
     if edit is not None:
-        config, rendered = edit(config, rendered)
-    return check_rendered(rendered, config=config, paths=paths)
+        config, rendered = edit(workspace.config, rendered)
+        workspace = workspace._replace(config=config)
+    return check_rendered(workspace, rendered)
 
 
 def of(findings: list[Finding], rule: str) -> list[Finding]:
@@ -66,11 +76,34 @@ def test_example_issue_has_no_errors_and_only_the_sample_sender_warning(workspac
     assert [(f.rule, f.path, f.line) for f in findings] == [("sender-domain", CONFIG, 17)]
 
 
-def test_check_workspace_builds_first_and_tags_findings_with_the_issue(workspace: Path) -> None:
-    """check_workspace writes dist/ (the file findings point at) and names the issue."""
+def test_check_workspace_writes_nothing_and_tags_findings_with_the_issue(workspace: Path) -> None:
+    """check_workspace renders in memory: dist/ is never made, and each finding names the issue."""
     findings = check_workspace(Paths(workspace))
-    assert (workspace / "dist/issues/2026-12/email.html").is_file()
+    assert not (workspace / "dist").exists()
     assert {f.issue for f in findings} == {"2026-12"}
+
+
+def test_check_leaves_a_built_dist_exactly_as_it_was(workspace: Path) -> None:
+    """A check after a build changes no file under dist/, even when the content changed since."""
+    from newsletter.build.pipeline import build
+
+    build(Paths(workspace))
+    before = {p: p.read_bytes() for p in (workspace / "dist").rglob("*") if p.is_file()}
+    append(workspace, ARTICLE, "TODO: one more paragraph.")
+    assert of(check_workspace(Paths(workspace)), "draft-marker")
+    after = {p: p.read_bytes() for p in (workspace / "dist").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_findings_name_lines_from_the_loaded_records_not_the_files(workspace: Path) -> None:
+    """Lines come from what was loaded: a file changed after loading does not move them."""
+    line = append(workspace, ARTICLE, "TODO: the last paragraph.")
+    loaded, rendered = render(workspace)
+    (workspace / ARTICLE).write_text("---\n---\n", encoding="utf-8")
+    (workspace / CONFIG).write_text("", encoding="utf-8")
+    found = check_rendered(loaded, rendered)
+    assert [(f.path, f.line) for f in of(found, "draft-marker")] == [(ARTICLE, line)]
+    assert [(f.path, f.line) for f in of(found, "sender-domain")] == [(CONFIG, 17)]
 
 
 def test_content_errors_are_reported_as_findings_with_their_line(workspace: Path) -> None:
@@ -162,10 +195,9 @@ def test_image_file_removed_after_render_is_missing(workspace: Path) -> None:
     (workspace / "content/images").mkdir(exist_ok=True)
     (workspace / "content/images/legs.png").write_bytes(png(400, 300))
     line = append(workspace, ARTICLE, "![Hands easing a calf](legs.png)")
-    paths = Paths(workspace)
-    config, rendered = render_workspace(paths)
+    loaded, rendered = render(workspace)
     (workspace / "content/images/legs.png").unlink()
-    found = of(check_rendered(rendered, config=config, paths=paths), "img-missing")
+    found = of(check_rendered(loaded, rendered), "img-missing")
     assert [(f.severity, f.path, f.line) for f in found] == [("error", ARTICLE, line)]
 
 
@@ -529,3 +561,22 @@ def test_consent_on_the_issue_date_passes(workspace: Path) -> None:
         return config, with_issue(rendered, date=dt.date(2023, 1, 1))
 
     assert of(run(workspace, edit=edit), "testimonial-consent") == []
+
+
+def test_a_rule_registered_in_its_family_runs_with_the_others(workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Adding a rule is one decorated function in its family's module; check_rendered runs it."""
+    from newsletter.check import rules
+    from newsletter.check.base import WARNING, Email
+
+    rules.rules()  # import every family first, so their rules are in the copy
+    monkeypatch.setattr(rules, "_OFFLINE", {k: list(v) for k, v in rules._OFFLINE.items()})
+
+    def extra(email: Email) -> list[Finding]:
+        return [email.finding("extra", WARNING, (ISSUE, 1), "an extra rule ran", "none")]
+
+    extra.__module__ = "newsletter.check.rules.text"
+    rules.rule(extra)
+    assert [f.rule for f in of(run(workspace), "extra")] == ["extra"]
+    assert set(rules.FAMILIES) == {
+        p.stem for p in Path(rules.__file__).parent.glob("*.py") if p.stem != "__init__"
+    }

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build.pipeline import render_workspace
+from newsletter.build.pipeline import render_rendered
+from newsletter.check import check_rendered
 from newsletter.check.rules.links import probe
-from newsletter.check.run import check_rendered
+from newsletter.load.content import pick_issue
+from newsletter.load.loader import load_workspace
 from newsletter.workspace import Paths
 
 ARTICLE = "content/articles/restless-legs-massage.md"
@@ -171,12 +173,9 @@ def test_links_option_reports_only_the_dead_link(workspace: Path, server: str) -
     )
     config.write_text(text, encoding="utf-8")
     add_to_article(workspace, f"[The study]({server}/study) and [the old page]({server}/missing).")
-    paths = Paths(workspace)
-    cfg, rendered = render_workspace(paths)
-    found = [
-        f
-        for f in check_rendered(rendered, config=cfg, paths=paths, links=True)
-        if f.rule == "link-dead"
-    ]
+    loaded = load_workspace(Paths(workspace))
+    issue = pick_issue(loaded.library, None)
+    rendered = render_rendered(issue, config=loaded.config, paths=loaded.paths)
+    found = [f for f in check_rendered(loaded, rendered, links=True) if f.rule == "link-dead"]
     assert [(f.severity, f.path) for f in found] == [("error", ARTICLE)]
     assert found[0].message.startswith(f"{server}/missing does not answer: HTTP 404")

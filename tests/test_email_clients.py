@@ -18,7 +18,7 @@ from conftest import REPO
 from newsletter import colors
 from newsletter.build.pipeline import render_workspace
 from newsletter.build.placeholders import export
-from newsletter.check.run import check_rendered
+from newsletter.check import check_rendered
 from newsletter.workspace import Paths
 
 KITCHEN_SINK = Path(__file__).parent / "fixtures" / "kitchen-sink"
@@ -215,8 +215,10 @@ def _located(findings: list[Any], rule: str) -> list[tuple[str, str, int]]:
 def test_check_reports_the_kitchen_sink_at_its_content_lines(kitchen_sink: Path) -> None:
     """Long words, wide blocks: warnings at the Markdown line that holds them; nothing about
     contrast, dark rules, painting, buttons or anchors, which the template handles."""
-    config, rendered = render_workspace(Paths(kitchen_sink))
-    findings = check_rendered(rendered, config=config, paths=Paths(kitchen_sink))
+    from newsletter.load.loader import load_workspace
+
+    _, rendered = render_workspace(Paths(kitchen_sink))
+    findings = check_rendered(load_workspace(Paths(kitchen_sink)), rendered)
     assert _located(findings, "long-word") == [
         ("warning", ARTICLE, 20),  # the 150-character word
         ("warning", ISSUE, 12),  # the 313-character URL as link text, first in the intro

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from newsletter.check.run import Finding
+from newsletter.check import Finding
 from newsletter.cli import main
 from newsletter.preview.app import Preview
 from newsletter.preview.page import render_page
@@ -422,8 +422,8 @@ def test_check_findings_show_beside_the_email(workspace: Path, monkeypatch) -> N
 
     calls = []
 
-    def fake_check(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
-        calls.append((rendered.issue.id, config.title, paths.root))
+    def fake_check(workspace, rendered, /, *, links=False):  # type: ignore[no-untyped-def]
+        calls.append((rendered.issue.id, workspace.config.title, workspace.paths.root))
         return [FakeFinding()]
 
     monkeypatch.setattr(newsletter.preview.snapshot, "check_rendered", fake_check)
@@ -440,7 +440,7 @@ def test_a_failing_check_does_not_take_the_preview_down(workspace: Path, monkeyp
     """A bug in a check rule is shown in the panel; the email is still previewed."""
     import newsletter.preview.snapshot
 
-    def broken(rendered, /, *, config, paths):  # type: ignore[no-untyped-def]
+    def broken(workspace, rendered, /, *, links=False):  # type: ignore[no-untyped-def]
         raise RuntimeError("rule exploded")
 
     monkeypatch.setattr(newsletter.preview.snapshot, "check_rendered", broken)

@@ -227,3 +227,62 @@ def test_a_build_with_an_empty_cache_is_quiet_and_fills_it(workspace, tmp_path) 
     assert len(entries(tmp_path / "cache")) == 1
     assert (tmp_path / "cache" / "stylesheets" / "declarations.json").is_file()
     assert list((tmp_path / "cache" / "templates").glob("__jinja2_*.cache"))
+
+
+def test_the_premailer_internals_relied_on_are_there() -> None:
+    """Each premailer internal stylecache's docstring names is still there, as it was in 3.10:
+    a premailer upgrade that moves one fails here, by name, not as a silently slower build."""
+    import inspect
+
+    import cssutils
+    import premailer.merge_style
+    import premailer.premailer
+    from premailer import Premailer
+
+    assert premailer.__version__.startswith("3.10."), premailer.__version__
+    assert str(inspect.signature(Premailer._parse_style_rules)) == "(self, css_body, ruleset_index)"
+    assert (
+        str(inspect.signature(Premailer.transform))
+        == "(self, html=None, pretty_print=True, **kwargs)"
+    )
+    original = stylecache.declarations.parse
+    assert original.__module__ == "premailer.merge_style"
+    assert str(inspect.signature(original)) == "(csstext, validate=True)"
+    assert hasattr(original, "_lock")
+    # Both callers look the function up as a module global, which stylecache replaced.
+    assert "csstext_to_pairs" in Premailer.transform.__code__.co_names
+    assert "csstext_to_pairs" in premailer.merge_style.merge_styles.__code__.co_names
+    assert premailer.premailer.csstext_to_pairs is stylecache.declarations
+    assert premailer.merge_style.csstext_to_pairs is stylecache.declarations
+    options = ("exclude_pseudoclasses", "include_star_selectors", "strip_important")
+    instance = Premailer("<p>x</p>", disable_validation=True)
+    assert all(hasattr(instance, name) for name in (*options, "disable_validation"))
+    rules, leftover = Premailer._parse_style_rules(instance, "p.a{color:red}", 0)
+    assert rules == [((0, 0, 1, 1, 0, 0), "p.a", "color:red")] and leftover == []
+    assert callable(cssutils.profile.removeProfile)
+    assert callable(cssutils.log.setLevel) and callable(cssutils.ser.prefs.useMinified)
+
+
+def test_a_build_never_imports_what_premailer_only_needs_for_the_network(
+    workspace, tmp_path
+) -> None:
+    """requests, urllib.request and importlib.metadata stay unimported through a whole render."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from newsletter.build.pipeline import render_workspace\n"
+        "from newsletter.build.stylecache import _Deferred\n"
+        "from newsletter.workspace import Paths\n"
+        "render_workspace(Paths(Path(sys.argv[1])))\n"
+        "names = ('requests', 'urllib.request', 'importlib.metadata')\n"
+        "print([n for n in names if not isinstance(sys.modules.get(n), _Deferred)])\n"
+    )
+    env = {**os.environ, "NEWSLETTER_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(workspace)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    assert out.strip() == "[]"

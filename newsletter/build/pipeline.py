@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 from newsletter.build.placeholders import export
-from newsletter.errors import Collector, NewsletterError
-from newsletter.load.config import load_config
-from newsletter.load.content import Library, load_library, pick_issue
+from newsletter.errors import NewsletterError
+from newsletter.load.content import Library, pick_issue
+from newsletter.load.loader import load_workspace as load_loaded
+from newsletter.load.loader import pick_issues
 from newsletter.model import Config, Issue, Rendered
 from newsletter.workspace import Paths, load_secret
 
 GMAIL_CLIP_BYTES = 102 * 1024
-"""Gmail hides everything after about 102 KB of HTML behind "[Message clipped]"."""
-WARN_BYTES = 80 * 1024
+"""Gmail hides everything after about 102 KB of HTML behind "[Message clipped]", including
+the footer with the unsubscribe link. The build warns past it; `check` (gmail-clipping) errs."""
+GMAIL_WARN_BYTES = 80 * 1024
+"""Where `check` starts to warn that the email is close to Gmail's clipping."""
 
 
 class BuildResult(NamedTuple):
@@ -31,9 +34,6 @@ class BuildResult(NamedTuple):
     text_bytes: int
     files: tuple[Path, ...]
     warnings: tuple[str, ...]
-    rendered: Rendered
-    """What was written, for callers that go on to check or send it without rendering again."""
-    config: Config
 
 
 @lru_cache(maxsize=4)
@@ -45,19 +45,8 @@ def _env(templates: str):  # type: ignore[no-untyped-def]
 
 def load_workspace(paths: Paths, env: Mapping[str, str] | None = None) -> tuple[Config, Library]:
     """Config and content together, so one run reports the problems of both."""
-    problems = Collector()
-    config = library = None
-    try:
-        config = load_config(paths, env)
-    except NewsletterError as exc:
-        problems.extend(exc.problems)
-    try:
-        library = load_library(paths)
-    except NewsletterError as exc:
-        problems.extend(exc.problems)
-    problems.raise_if_errors()
-    assert config is not None and library is not None
-    return config, library
+    workspace = load_loaded(paths, env, templates=False)
+    return workspace.config, workspace.library
 
 
 def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendered:
@@ -150,12 +139,7 @@ def build(
 ) -> list[BuildResult]:
     """Render every requested issue first; only when all succeed, swap their folders into place."""
     config, library = load_workspace(paths)
-    if all_issues:
-        issues = sorted(library.issues.values(), key=lambda i: (i.date, i.id))
-        if not issues:
-            pick_issue(library, None)  # raises the "no issues yet" problem
-    else:
-        issues = [pick_issue(library, issue_id)]
+    issues = pick_issues(library, issue_id, all_issues=all_issues)
     rendered = [render_rendered(issue, config=config, paths=paths) for issue in issues]
     secret = load_secret(paths)
     root = (out or paths.dist).resolve()
@@ -183,8 +167,6 @@ def build(
                     text_bytes=len(item.text.encode("utf-8")),
                     files=tuple(final / f.relative_to(folder) for f in files),
                     warnings=item.warnings,
-                    rendered=item,
-                    config=config,
                 )
             )
         _write_archive(root, library, config=config, paths=paths)

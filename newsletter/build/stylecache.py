@@ -1,4 +1,4 @@
-"""premailer with its CSS parsing kept on disk between runs.
+"""The one module that reaches into premailer: parsed CSS kept on disk, unused imports deferred.
 
 premailer hands the `<style>` block and every style attribute to cssutils, whose parser is
 thorough and slow: importing it and parsing the example's 35 rules costs about 75 ms of a cold
@@ -7,26 +7,115 @@ block as name/value pairs. That is a pure function of the CSS text, the options 
 libraries, so it is stored in the cache folder under exactly those, as Jinja keeps compiled
 templates. When everything is found there, cssutils is not even imported. The email is
 byte-for-byte the same with or without the cache; the tests compare the two.
+
+Contract: what this module relies on in premailer 3.10 (pinned in pyproject.toml), each
+asserted by tests/test_stylecache.py::test_the_premailer_internals_relied_on_are_there:
+
+- `Premailer._parse_style_rules(self, css_body, ruleset_index)` returns `(rules, leftover)`:
+  rules as `(specificity tuple, selector, bulk)`, leftover as `(selector, bulk)` or, for
+  @media, cssutils rule objects. CachingPremailer overrides it.
+- `Premailer.transform(self, html=None, pretty_print=True, **kwargs)` does the whole job;
+  overridden to save the declarations afterwards.
+- The instance attributes `exclude_pseudoclasses`, `include_star_selectors`,
+  `strip_important` and `disable_validation`, which change what the parse returns (part of
+  the cache key).
+- `csstext_to_pairs(csstext, validate=True)` in `premailer.merge_style`, with its `_lock`,
+  looked up as a module global at call time by `Premailer.transform` (in `premailer.premailer`)
+  and by `merge_styles` (in `premailer.merge_style`): both globals are replaced.
+- premailer imports `requests` at import time, and cssutils `urllib.request` and
+  `importlib.metadata`, only to fetch remote stylesheets (which allow_network=False forbids)
+  or to name a version: they are deferred until first used, which a build never does.
+- cssutils: `profile.removeProfile(all=True)`, `log.setLevel`, `ser.prefs.useMinified()`.
+
+inline.py is the only caller; nothing else imports premailer or cssutils.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import importlib.machinery
 import json
+import logging
 import os
+import sys
 import tempfile
+import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import premailer
-import premailer.merge_style
-import premailer.premailer
-from premailer import Premailer
+from typing import Any, cast
 
 from newsletter.build.cache import cache_folder
+
+# --- imports premailer makes but a build does not use --------------------------------------
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module until an attribute is first read, then imports the real one.
+
+    importlib's LazyLoader does not help here: the import statement itself reads the module's
+    __spec__, which makes a lazy module load at once.
+    """
+
+    def __init__(self, name: str, on_load: Callable[[types.ModuleType], None] | None) -> None:
+        super().__init__(name)
+        self._deferred_on_load = on_load
+
+    def __getattr__(self, attr: str) -> object:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+            module = importlib.import_module(self.__name__)
+            if self._deferred_on_load is not None:
+                self._deferred_on_load(module)
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def _defer_import(name: str, on_load: Callable[[types.ModuleType], None] | None = None) -> None:
+    """Defer a module until it is used; `on_load` sets it up when (and if) it is imported."""
+    if name in sys.modules:
+        if on_load is not None and not isinstance(sys.modules[name], _Deferred):
+            on_load(sys.modules[name])
+        return
+    stand_in = _Deferred(name, on_load)
+    sys.modules[name] = stand_in
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(importlib.import_module(parent), child, stand_in)
+
+
+def _quiet_cssutils(cssutils: types.ModuleType) -> None:
+    """cssutils logs every mso-* and -webkit-* property at WARNING. Its validation profiles are
+    dropped: validation is off, yet their first use compiles hundreds of regular expressions
+    (about 100 ms per process)."""
+    cssutils.profile.removeProfile(all=True)
+    cssutils.log.setLevel(logging.CRITICAL)
+    cssutils.ser.prefs.useMinified()
+
+
+def _defer_unused_imports() -> None:
+    """Before premailer is imported: `requests` (with urllib3, ssl, http.cookiejar: about
+    60 ms), `urllib.request` (about 25 ms), `importlib.metadata` (8 ms), and cssutils itself
+    (about 35 ms), which the cache usually makes unnecessary."""
+    _defer_import("requests")
+    _defer_import("urllib.request")
+    _defer_import("importlib.metadata")
+    # cssutils first tries a Google App Engine fetcher; say at once that there is none.
+    sys.modules.setdefault("cssutils._fetchgae", None)  # type: ignore[arg-type]
+    _defer_import("cssutils", on_load=_quiet_cssutils)
+    for name in ("premailer", "cssutils", "CSSUTILS"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger(name).propagate = False
+
+
+_defer_unused_imports()
+
+import premailer  # noqa: E402  (after the deferral above)
+import premailer.merge_style  # noqa: E402
+import premailer.premailer  # noqa: E402
+from premailer import Premailer  # noqa: E402
+
+# --- parsed CSS on disk --------------------------------------------------------------------
 
 FORMAT = 1
 """Bump when the stored layout changes."""
@@ -170,19 +259,22 @@ class _Declarations:
         self.new = False
 
 
-class CachingPremailer(Premailer):
+# premailer publishes no type information, so its class is Any to mypy.
+class CachingPremailer(Premailer):  # type: ignore[misc]
     """premailer, reading parsed CSS from the cache folder when it can."""
 
     def transform(self, *args: Any, **kwargs: Any) -> str:
         try:
-            return super().transform(*args, **kwargs)
+            return cast(str, super().transform(*args, **kwargs))
         finally:
             declarations.save()
 
-    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list, list]:
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
         folder = cache_folder("stylesheets")
         if folder is None or not css_body:
-            return super()._parse_style_rules(css_body, ruleset_index)
+            return cast(
+                tuple[list[Any], list[Any]], super()._parse_style_rules(css_body, ruleset_index)
+            )
         options = [
             self.exclude_pseudoclasses,
             self.include_star_selectors,
@@ -193,7 +285,9 @@ class CachingPremailer(Premailer):
         cached = _read(path)
         if cached is not None:
             return cached
-        rules, leftover = super()._parse_style_rules(css_body, ruleset_index)
+        rules, leftover = cast(
+            tuple[list[Any], list[Any]], super()._parse_style_rules(css_body, ruleset_index)
+        )
         # @media rules come back as cssutils objects, which are not plain data: not cached.
         if all(isinstance(item, tuple) for item in leftover):
             _write(path, {"rules": rules, "leftover": leftover}, keep=KEEP)

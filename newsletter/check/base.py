@@ -1,19 +1,24 @@
-"""What every check rule works on: the email as a recipient gets it, parsed once, and a locator
-that maps what a rule found back to the content or template line that caused it."""
+"""What every check rule works on: the email as a recipient gets it, parsed once, and the lines
+of the loaded content and templates, to name the line that caused a finding.
+
+Lines come from the loaded records (front-matter keys from the YAML parser, Markdown blocks
+from the loader) and from the templates the workspace loaded: nothing is read again here.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
+from typing import NamedTuple
 
 import lxml.html
 from lxml import etree
 
 from newsletter.build.placeholders import fill
-from newsletter.model import Config, Rendered
+from newsletter.load.loader import Workspace
+from newsletter.model import Article, Config, Issue, Ref, Rendered, SourceText, Testimonial
 from newsletter.workspace import Paths
 
 ERROR = "error"
@@ -47,19 +52,68 @@ class Finding:
         return f"{self.where}: {self.severity}: {self.message} [{self.rule}]\n    fix: {self.fix}"
 
 
-@dataclass(frozen=True)
-class Source:
+class Place(NamedTuple):
+    """One line of content as the loader read it: a front-matter value or a body line."""
+
     path: str
+    line: int
     text: str
-    start: int = 1
-    """Line of the file where `text` starts."""
-
-    @cached_property
-    def lines(self) -> list[str]:
-        return self.text.split("\n")
 
 
-def _normalise(text: str) -> str:
+def content_places(issue: Issue) -> list[Place]:
+    """The issue's own file, then its articles and testimonials: front-matter values at their
+    keys' lines, then every line of every Markdown block, from the loaded records."""
+    places: list[Place] = []
+    for record, fields in _records(issue):
+        values = [(record.lines.get(key), value) for key, value in fields if value]
+        places += [Place(record.path, line, value) for line, value in sorted(values) if line]
+        for block in record.blocks:
+            places += [Place(record.path, n, text) for n, text in block.numbered()]
+    return places
+
+
+def content_refs(issue: Issue, kind: str) -> list[tuple[str, Ref]]:
+    """(path, ref) of every link or image in the issue's content, in the order of
+    content_places: an article's front-matter image before the images of its body."""
+    out: list[tuple[str, Ref]] = []
+    for record, _ in _records(issue):
+        image = getattr(record, "image", None)
+        if kind == "image" and image is not None:
+            line = record.lines.get("image.src")
+            out.append((record.path, Ref("image", line, image.src, image.alt, "front-matter")))
+        out += [(record.path, r) for b in record.blocks for r in b.refs if r.kind == kind]
+    return out
+
+
+def _records(issue: Issue) -> Iterator[tuple[Issue | Article | Testimonial, list[tuple[str, str]]]]:
+    """Each record with its front-matter text values by key."""
+    yield (
+        issue,
+        [
+            ("subject", issue.subject),
+            ("preheader", issue.preheader),
+            ("cta", issue.cta),
+            ("greeting", issue.greeting),
+        ],
+    )
+    for a in issue.articles:
+        image = [("image.src", a.image.src), ("image.alt", a.image.alt)] if a.image else []
+        yield (
+            a,
+            [
+                ("title", a.title),
+                ("summary", a.summary),
+                ("cta", a.cta),
+                ("author", a.author),
+                *image,
+            ],
+        )
+    for t in issue.testimonials:
+        method = t.consent.method if t.consent else ""
+        yield t, [("author", t.author), ("service", t.service), ("consent.method", method)]
+
+
+def normalise(text: str) -> str:
     """Undo what smarty and the HTML did to text, so rendered words can be found in Markdown."""
     table = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "---"}
     table |= {"\u2013": "--", "\u2026": "...", "\xa0": " ", "\u200c": ""}
@@ -68,58 +122,32 @@ def _normalise(text: str) -> str:
     return text
 
 
-@dataclass
-class Locator:
-    """Finds the first file and line that contains a needle: content first, then templates."""
+Needle = str | re.Pattern[str]
 
-    content: list[Source]
-    templates: list[Source]
 
-    @staticmethod
-    def _find(sources: list[Source], needle: str | re.Pattern[str]) -> tuple[str, int] | None:
-        for source in sources:
-            for number, line in enumerate(source.lines):
-                if isinstance(needle, re.Pattern):
-                    hit = needle.search(line) is not None
-                else:
-                    hit = _normalise(needle).lower() in _normalise(line).lower()
-                if hit:
-                    return source.path, source.start + number
+def _matches(needle: Needle, line: str) -> bool:
+    if isinstance(needle, re.Pattern):
+        return needle.search(line) is not None
+    return normalise(needle).lower() in normalise(line).lower()
+
+
+def find_place(places: Iterable[Place], needle: Needle) -> tuple[str, int] | None:
+    """The first place whose line holds the needle (a string ignores case and typography)."""
+    if isinstance(needle, str) and not needle.strip():
         return None
-
-    def in_content(self, needle: str | re.Pattern[str]) -> tuple[str, int] | None:
-        if isinstance(needle, str) and not needle.strip():
-            return None
-        return self._find(self.content, needle)
-
-    def in_templates(self, needle: str | re.Pattern[str]) -> tuple[str, int] | None:
-        if isinstance(needle, str) and not needle.strip():
-            return None
-        return self._find(self.templates, needle)
+    for place in places:
+        if _matches(needle, place.text):
+            return place.path, place.line
+    return None
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def make_locator(rendered: Rendered, paths: Paths) -> Locator:
-    issue = rendered.issue
-    files = [issue.path, *(a.path for a in issue.articles), *(t.path for t in issue.testimonials)]
-    content = [Source(p, _read(paths.root / p)) for p in files]
-    templates = []
-    if paths.templates.is_dir():
-        # Only what makes the email (not the web pages); the inlined stylesheet before the
-        # kept one, since most declarations end up inline.
-        files = [paths.templates / "email.html", paths.templates / "email.css"]
-        files += sorted((paths.templates / "partials").rglob("*.html"))
-        files.append(paths.templates / "email-head.css")
-        for file in files:
-            if file.is_file():
-                templates.append(Source(paths.rel(file), _read(file)))
-    return Locator(content, templates)
+def template_places(templates: Iterable[SourceText]) -> list[Place]:
+    """Every line of the loaded templates, in the loader's order."""
+    return [
+        Place(source.path, number, text)
+        for source in templates
+        for number, text in enumerate(source.text.split("\n"), start=1)
+    ]
 
 
 def sample_values(config: Config) -> dict[str, str]:
@@ -134,15 +162,25 @@ def sample_values(config: Config) -> dict[str, str]:
 class Email:
     """The rendered issue filled for a sample recipient and parsed with lxml, once per check."""
 
+    workspace: Workspace
     rendered: Rendered
-    config: Config
-    paths: Paths
     html: str
     tree: etree._Element
     output: str
     """The output file findings point at, e.g. dist/issues/2026-12/email.html."""
-    locator: Locator
+    places: list[Place]
+    """The content lines, from the loaded records."""
+    templates: list[Place]
+    """The template lines, from the loaded templates."""
     values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Config:
+        return self.workspace.config
+
+    @property
+    def paths(self) -> Paths:
+        return self.workspace.paths
 
     @property
     def issue_id(self) -> str:
@@ -157,37 +195,45 @@ class Email:
     def kept_css(self) -> str:
         """The <style> blocks the inliner kept: phone, dark-mode rules and client fixes."""
         return "\n".join(
-            (style.text or "") for style in self.tree.iter("style") if _is_element(style)
+            (style.text or "") for style in self.tree.iter("style") if is_element(style)
         )
-
-    def line_of(self, element: etree._Element) -> int:
-        return int(element.sourceline or 0)
 
     def at(self, element: etree._Element) -> tuple[str, int]:
         """The output file and line of an element (lines match the written email.html)."""
-        return self.output, self.line_of(element)
+        return self.output, int(getattr(element, "sourceline", 0) or 0)
+
+    def in_content(self, needle: Needle) -> tuple[str, int] | None:
+        return find_place(self.places, needle)
+
+    def in_templates(self, needle: Needle) -> tuple[str, int] | None:
+        return find_place(self.templates, needle)
 
     def locate(
-        self,
-        *needles: str | re.Pattern[str] | None,
-        element: etree._Element | None = None,
-        templates: bool = True,
+        self, *needles: Needle | None, element: etree._Element | None = None
     ) -> tuple[str, int]:
-        """Content line holding the first needle found, else a template line, else the output."""
+        """For what only text can find (a leftover token, a heading's words): the content line
+        holding the first needle found, else a template line, else the element's output line."""
         for needle in needles:
-            if needle:
-                hit = self.locator.in_content(needle)
-                if hit:
-                    return hit
-        if templates:
-            for needle in needles:
-                if needle:
-                    hit = self.locator.in_templates(needle)
-                    if hit:
-                        return hit
+            hit = self.in_content(needle) if needle else None
+            if hit:
+                return hit
+        for needle in needles:
+            hit = self.in_templates(needle) if needle else None
+            if hit:
+                return hit
         if element is not None:
             return self.at(element)
         return self.output, 0
+
+    @cached_property
+    def links(self) -> list[tuple[str, Ref]]:
+        """Every link written in the content, with its file."""
+        return content_refs(self.rendered.issue, "link")
+
+    @cached_property
+    def images(self) -> list[tuple[str, Ref]]:
+        """Every image written in the content bodies, with its file."""
+        return content_refs(self.rendered.issue, "image")
 
     def finding(
         self, rule: str, severity: str, where: tuple[str, int], message: str, fix: str
@@ -196,28 +242,28 @@ class Email:
 
     def elements(self, tag: str | None = None) -> Iterator[etree._Element]:
         for element in self.tree.iter(tag) if tag else self.tree.iter():
-            if _is_element(element):
+            if is_element(element):
                 yield element
 
 
-def _is_element(node: object) -> bool:
+def is_element(node: object) -> bool:
+    """An element proper: not a comment, processing instruction or entity."""
     return isinstance(node, etree._Element) and isinstance(node.tag, str)
 
 
-def parse_email(rendered: Rendered, /, *, config: Config, paths: Paths) -> Email:
-    values = sample_values(config)
+def parse_email(workspace: Workspace, rendered: Rendered, /) -> Email:
+    values = sample_values(workspace.config)
     html = fill(rendered.html, values, rendered.nonce)
     parser = lxml.html.HTMLParser(remove_comments=False, remove_blank_text=False)
     tree = lxml.html.document_fromstring(html, parser=parser)
-    output = f"dist/issues/{rendered.issue.id}/email.html"
     return Email(
+        workspace=workspace,
         rendered=rendered,
-        config=config,
-        paths=paths,
         html=html,
         tree=tree,
-        output=output,
-        locator=make_locator(rendered, paths),
+        output=f"dist/issues/{rendered.issue.id}/email.html",
+        places=content_places(rendered.issue),
+        templates=template_places(workspace.templates),
         values=values,
     )
 
@@ -226,7 +272,7 @@ def visible_text(element: etree._Element) -> str:
     """Text a reader sees in an element: no <style>, <script> or comments."""
     parts: list[str] = []
     for node in element.iter():
-        if not _is_element(node):
+        if not is_element(node):
             if node.tail:
                 parts.append(node.tail)
             continue
@@ -244,35 +290,3 @@ def is_hidden(element: etree._Element) -> bool:
         if "display:none" in style or "mso-hide:all" in style or node.get("hidden") is not None:
             return True
     return False
-
-
-def style_of(element: etree._Element) -> dict[str, str]:
-    """Inline declarations of an element, last one wins, names lower-cased."""
-    out: dict[str, str] = {}
-    for declaration in split_declarations(element.get("style") or ""):
-        name, _, value = declaration.partition(":")
-        if value:
-            out[name.strip().lower()] = re.sub(
-                r"\s*!\s*important\s*$", "", value.strip(), flags=re.I
-            )
-    return out
-
-
-def split_declarations(css: str) -> list[str]:
-    """`a:b; c:d` into declarations, keeping semicolons inside quotes or brackets."""
-    out, depth, quote, start = [], 0, "", 0
-    for i, ch in enumerate(css):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth = max(0, depth - 1)
-        elif ch == ";" and depth == 0:
-            out.append(css[start:i].strip())
-            start = i + 1
-    out.append(css[start:].strip())
-    return [d for d in out if d]

@@ -9,15 +9,14 @@ what would stop a live send is shown to them as warnings.
 from __future__ import annotations
 
 import dataclasses
-import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 from urllib.parse import quote
 
+from newsletter.check import check_rendered, sort_findings
 from newsletter.check.base import ERROR, WARNING, Finding
 from newsletter.check.rules.compliance import RESERVED
 from newsletter.check.rules.links import probe
-from newsletter.check.run import check_rendered, sort_findings
 from newsletter.model import Config, Rendered
 from newsletter.workspace import CONFIG_NAME, Paths
 
@@ -47,7 +46,9 @@ def preflight(
     `offline` skips asking base_url (the practitioner knows it is not reachable from here).
     """
     live = scope == "live"
-    findings = check_rendered(rendered, config=config, paths=paths)
+    from newsletter.load.loader import load_workspace
+
+    findings = check_rendered(load_workspace(paths), rendered)
     if live:
         findings = [_reserved_sender_is_an_error(f, config) for f in findings]
         if not offline:
@@ -85,7 +86,7 @@ def check_published(
     urls = published_urls(rendered, config=config, paths=paths)
     with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
         answers = list(pool.map(lambda url: probe(url, timeout), urls))
-    line = _config_line(paths, "base_url")
+    line = config.lines.get("newsletter.base_url")
     return [
         Finding(
             "not-published",
@@ -101,14 +102,3 @@ def check_published(
         for url, (status, detail) in zip(urls, answers, strict=True)
         if status != "ok"
     ]
-
-
-def _config_line(paths: Paths, key: str) -> int:
-    try:
-        text = paths.config.read_text(encoding="utf-8")
-    except OSError:
-        return 0
-    for number, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{key}\s*=", line):
-            return number
-    return 0

@@ -16,6 +16,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parents[1] / "assets"
 TARGET = DATA / "caniemail.json"
@@ -23,7 +24,7 @@ LICENSE = DATA / "CANIEMAIL-LICENSE"
 FAMILIES = ("gmail", "apple-mail", "outlook", "yahoo", "samsung-email")
 
 
-def fetch() -> tuple[dict, str, str]:
+def fetch() -> tuple[dict[str, Any], str, str]:
     """The package's JSON, its LICENSE text and version, via `npm pack` in a temp folder."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
@@ -40,7 +41,7 @@ def fetch() -> tuple[dict, str, str]:
     return data, license_text, package["version"]
 
 
-def trim(data: dict, version: str) -> dict:
+def trim(data: dict[str, Any], version: str) -> dict[str, Any]:
     features = {}
     for item in data["data"]:
         support: dict[str, str] = {}

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from newsletter import colors
 from newsletter.errors import Collector, NewsletterError, did_you_mean
-from newsletter.model import Brand, Config, InboxSettings, SmtpSettings, WebSettings
+from newsletter.model import Brand, Config, InboxSettings, KeyLines, SmtpSettings, WebSettings
 from newsletter.workspace import CONFIG_NAME, Paths, read_text
 
 SECURITY = ("starttls", "ssl", "none")
@@ -219,76 +219,109 @@ def parse_config(
 ) -> Config:
     """Validate every key, then the rules between keys; raise once with all the problems."""
     env = os.environ if env is None else env
+    data = _parse_toml(text, path)
+    lines = key_lines(text)
     problems = Collector()
+    values = _read_values(data, lines, problems, path)
+    _check_required(values, lines, problems, path)
+    smtp = _smtp_settings(values, env, problems)
+    inbox = _inbox_settings(values, env, problems)
+    brand = Brand(**{n: values[("brand", n)] for n in Brand._fields if ("brand", n) in values})
+    _check_brand(brand, problems, path, lines)
+    problems.raise_if_errors()
+    return _make_config(values, brand=brand, smtp=smtp, inbox=inbox, lines=lines)
+
+
+Values = dict[tuple[str, str], Any]
+"""Each valid key's value by (section, name)."""
+Lines = dict[tuple[str, str], int]
+"""What key_lines returns."""
+
+
+def _parse_toml(text: str, path: str) -> dict[str, Any]:
+    """The TOML document; a syntax error names its line."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else 0
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise NewsletterError.single(path, f"TOML syntax error: {message}", line) from None
-    lines = key_lines(text)
-    known = {(k.section, k.name): k for k in KEYS}
-    values: dict[tuple[str, str], Any] = {}
 
+
+def _read_values(data: dict[str, Any], lines: Lines, problems: Collector, path: str) -> Values:
+    """Every known key that holds a valid value; a problem for each one that does not."""
+    values: Values = {}
     for section, table in data.items():
         line = lines.get((section, ""), 0)
         if section not in SECTIONS:
             problems.add(
                 path, line, f"unknown section [{section}]{did_you_mean(section, SECTIONS)}"
             )
-            continue
-        if not isinstance(table, dict):
+        elif not isinstance(table, dict):
             problems.add(
                 path, lines.get(("", section), 0), f"{section} must be a [{section}] table"
             )
-            continue
-        for name, value in table.items():
-            where = lines.get((section, name), line)
-            if name in SECRET_KEYS:
-                var = _SECRET_VARS.get(section, "NEWSLETTER_SECRET")
-                problems.add(
-                    path,
-                    where,
-                    f"{section}.{name}: secrets never go in content/; remove it and set the "
-                    f"environment variable {var} (or put it in data/, which git ignores)",
-                )
-                continue
-            key = known.get((section, name))
-            if key is None:
-                choices = [k.name for k in KEYS if k.section == section]
-                problems.add(
-                    path, where, f"unknown key {section}.{name}{did_you_mean(name, choices)}"
-                )
-                continue
-            value = _coerce(value, key.kind)
-            if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
-                problems.add(
-                    path, where, f"{section}.{name}: expected {_type_name(key.kind)}, got {value!r}"
-                )
-                continue
-            if isinstance(value, str):
-                value = value.strip()
-            message = key.check(value) if key.check else None
-            if message:
-                problems.add(path, where, f"{section}.{name}: {message}")
-                continue
-            values[(section, name)] = value
+        else:
+            for name, value in table.items():
+                where = lines.get((section, name), line)
+                if _valid(section, name, value, problems, path, where):
+                    values[(section, name)] = _clean(value, _KNOWN[(section, name)].kind)
+    return values
 
+
+_KNOWN = {(k.section, k.name): k for k in KEYS}
+
+
+def _clean(value: Any, kind: type) -> Any:
+    value = _coerce(value, kind)
+    return value.strip() if isinstance(value, str) else value
+
+
+def _valid(section: str, name: str, value: Any, problems: Collector, path: str, line: int) -> bool:
+    """Whether one key is known, not a secret, of its type and passes its check."""
+    if name in SECRET_KEYS:
+        var = _SECRET_VARS.get(section, "NEWSLETTER_SECRET")
+        problems.add(
+            path,
+            line,
+            f"{section}.{name}: secrets never go in content/; remove it and set the "
+            f"environment variable {var} (or put it in data/, which git ignores)",
+        )
+        return False
+    key = _KNOWN.get((section, name))
+    if key is None:
+        choices = [k.name for k in KEYS if k.section == section]
+        problems.add(path, line, f"unknown key {section}.{name}{did_you_mean(name, choices)}")
+        return False
+    value = _coerce(value, key.kind)
+    if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
+        problems.add(
+            path, line, f"{section}.{name}: expected {_type_name(key.kind)}, got {value!r}"
+        )
+        return False
+    message = key.check(_clean(value, key.kind)) if key.check else None
+    if message:
+        problems.add(path, line, f"{section}.{name}: {message}")
+        return False
+    return True
+
+
+def _check_required(values: Values, lines: Lines, problems: Collector, path: str) -> None:
+    """Each required key, and an unsubscribe route, unless that key already has a problem."""
+    reported = [p.message for p in problems.problems]
     for key in KEYS:
         if (
             key.required
             and not values.get((key.section, key.name))
-            and not any(
-                p.message.startswith(f"{key.section}.{key.name}:") for p in problems.problems
-            )
+            and not any(m.startswith(f"{key.section}.{key.name}:") for m in reported)
         ):
             line = lines.get((key.section, ""), 1)
             problems.add(path, line, f"missing {key.section}.{key.name}: {_REQUIRED_WHY[key.name]}")
     if (
         not values.get(("unsubscribe", "mailto"))
         and not values.get(("unsubscribe", "url"))
-        and not any(p.message.startswith("unsubscribe.") for p in problems.problems)
+        and not any(m.startswith("unsubscribe.") for m in reported)
     ):
         problems.add(
             path,
@@ -296,12 +329,11 @@ def parse_config(
             "missing unsubscribe.url or unsubscribe.mailto: every email needs a working "
             "unsubscribe (RFC 8058, CAN-SPAM)",
         )
-    smtp = _smtp_settings(values, env, problems, path, lines)
-    inbox = _inbox_settings(values, env, problems)
-    brand = Brand(**{n: values[("brand", n)] for n in Brand._fields if ("brand", n) in values})
-    _check_brand(brand, problems, path, lines)
-    problems.raise_if_errors()
 
+
+def _make_config(
+    values: Values, *, brand: Brand, smtp: SmtpSettings, inbox: InboxSettings, lines: Lines
+) -> Config:
     def get(section: str, name: str, default: Any = "") -> Any:
         return values.get((section, name), default)
 
@@ -330,16 +362,22 @@ def parse_config(
         daily_limit=get("send", "daily_limit", 0),
         inbox=inbox,
         web=_web_settings(values),
+        lines=KeyLines(tuple((_dotted(section, name), n) for (section, name), n in lines.items())),
     )
 
 
-def _web_settings(values: dict[tuple[str, str], Any]) -> WebSettings:
+def _web_settings(values: Values) -> WebSettings:
     """[web]: every key optional; lists become tuples, origins lose a trailing slash."""
     given = {name: value for (section, name), value in values.items() if section == "web"}
     for name in ("trusted_proxies", "signup_origins"):
         if name in given:
             given[name] = tuple(v.rstrip("/") for v in given[name])
     return WebSettings(**given)
+
+
+def _dotted(section: str, name: str) -> str:
+    """("sender", "email") -> "sender.email"; a section header alone -> "sender"."""
+    return ".".join(part for part in (section, name) if part)
 
 
 _REQUIRED_WHY = {
@@ -355,13 +393,7 @@ _REQUIRED_WHY = {
 }
 
 
-def _smtp_settings(
-    values: dict[tuple[str, str], Any],
-    env: Mapping[str, str],
-    problems: Collector,
-    path: str,
-    lines: dict[tuple[str, str], int],
-) -> SmtpSettings:
+def _smtp_settings(values: Values, env: Mapping[str, str], problems: Collector) -> SmtpSettings:
     def pick(name: str, default: Any) -> Any:
         return values.get(("smtp", name), default)
 
@@ -390,9 +422,7 @@ def _smtp_settings(
     return SmtpSettings(**settings)
 
 
-def _inbox_settings(
-    values: dict[tuple[str, str], Any], env: Mapping[str, str], problems: Collector
-) -> InboxSettings:
+def _inbox_settings(values: Values, env: Mapping[str, str], problems: Collector) -> InboxSettings:
     """[inbox], each key overridable by NEWSLETTER_IMAP_<KEY>; the password comes later, from
     NEWSLETTER_IMAP_PASSWORD or data/ (workspace.load_imap_password)."""
     settings: dict[str, Any] = {
@@ -417,9 +447,7 @@ def _inbox_settings(
     return InboxSettings(**settings)
 
 
-def _check_brand(
-    brand: Brand, problems: Collector, path: str, lines: dict[tuple[str, str], int]
-) -> None:
+def _check_brand(brand: Brand, problems: Collector, path: str, lines: Lines) -> None:
     """Reject colours that fail WCAG AA, so every email is readable by construction."""
     pairs = [
         ("text", "surface", brand.text, brand.surface, "body text on the card"),

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from newsletter.errors import Collector, NewsletterError, did_you_mean
 from newsletter.load.frontmatter import Document, Field, parse_document
 from newsletter.load.images import display_size, image_size
+from newsletter.load.lines import key_lines, markdown_blocks
 from newsletter.model import Article, Consent, Image, Issue, Testimonial
 from newsletter.workspace import Paths, read_text
 
@@ -332,6 +333,8 @@ def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -
         cta=cta,
         author=author or "",
         image_sizes=sizes,
+        lines=key_lines(doc.fields),
+        blocks=markdown_blocks(doc.body, doc.body_line),
     )
 
 
@@ -357,6 +360,8 @@ def parse_testimonial(doc: Document, slug: str, problems: Collector) -> Testimon
         body=doc.body,
         body_line=doc.body_line,
         date=date,
+        lines=key_lines(doc.fields),
+        blocks=markdown_blocks(doc.body, doc.body_line),
     )
 
 
@@ -441,6 +446,8 @@ def parse_issue(
         cta=cta or "",
         greeting=greeting,
         image_sizes=sizes,
+        lines=key_lines(doc.fields),
+        blocks=markdown_blocks(doc.body, doc.body_line),
     )
 
 

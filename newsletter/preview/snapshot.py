@@ -13,8 +13,9 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from newsletter.check.run import Finding, check_rendered, problems_to_findings, sort_findings
+from newsletter.check import Finding, check_rendered, problems_to_findings, sort_findings
 from newsletter.errors import NewsletterError, Problem
+from newsletter.load.loader import Workspace
 from newsletter.model import Config, Rendered
 from newsletter.preview.variants import MODES, email_document, inbox_text, local_images, truncate
 from newsletter.workspace import Paths
@@ -133,11 +134,11 @@ def message_headers(
 
 
 def run_checks(
-    rendered: Rendered, /, *, config: Config, paths: Paths
+    workspace: Workspace, rendered: Rendered, /
 ) -> tuple[tuple[Finding, ...] | None, str]:
     """`check`'s findings for the rendered issue, or (None, reason) when a rule crashed."""
     try:
-        found = check_rendered(rendered, config=config, paths=paths)
+        found = check_rendered(workspace, rendered)
     except NewsletterError as exc:
         return tuple(problems_to_findings(exc.problems)), ""
     except Exception as exc:  # a bug in a rule must not take the preview down
@@ -151,15 +152,15 @@ class Draft:
 
     snapshot: Snapshot
     rendered: Rendered | None = None
-    config: Config | None = None
+    workspace: Workspace | None = None
     trace: str = ""
     """The traceback when rendering crashed (a bug), for the terminal; '' otherwise."""
 
     def checked(self, paths: Paths) -> Snapshot:
         """The snapshot with `check`'s findings: a version of its own, same email."""
-        if self.rendered is None or self.config is None:
+        if self.rendered is None or self.workspace is None:
             return self.snapshot
-        findings, check_error = run_checks(self.rendered, config=self.config, paths=paths)
+        findings, check_error = run_checks(self.workspace, self.rendered)
         return replace(
             self.snapshot,
             version=self.snapshot.version + CHECKED,
@@ -177,7 +178,7 @@ def render_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Draf
     """
     started = time.perf_counter()
     try:
-        snapshot, rendered, config = _render(paths, issue_id, version=version)
+        snapshot, rendered, workspace = _render(paths, issue_id, version=version)
     except NewsletterError as exc:
         problems = tuple(exc.problems) or (Problem("content", 0, str(exc)),)
         return Draft(_failed(version, started, problems))
@@ -190,7 +191,7 @@ def render_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Draf
             trace=traceback.format_exc(),
         )
     elapsed = (time.perf_counter() - started) * 1000
-    return Draft(replace(snapshot, elapsed_ms=elapsed), rendered, config)
+    return Draft(replace(snapshot, elapsed_ms=elapsed), rendered, workspace)
 
 
 def _failed(version: str, started: float, problems: tuple[Problem, ...]) -> Snapshot:
@@ -204,12 +205,16 @@ def _failed(version: str, started: float, problems: tuple[Problem, ...]) -> Snap
 
 def _render(
     paths: Paths, issue_id: str | None, *, version: str
-) -> tuple[Snapshot, Rendered, Config]:
+) -> tuple[Snapshot, Rendered, Workspace]:
     """Load and render the issue once, then fill it for the sender and make every variant."""
-    from newsletter.build.pipeline import render_workspace
+    from newsletter.build.pipeline import render_rendered
     from newsletter.build.placeholders import fill
+    from newsletter.load.content import pick_issue
+    from newsletter.load.loader import load_workspace
 
-    config, rendered = render_workspace(paths, issue_id)
+    workspace = load_workspace(paths)
+    config = workspace.config
+    rendered = render_rendered(pick_issue(workspace.library, issue_id), config=config, paths=paths)
     values = sample_values(config)
     filled = fill(rendered.html, values, rendered.nonce)
     shown = local_images(filled, config=config, issue_id=rendered.issue.id)
@@ -228,7 +233,7 @@ def _render(
         checking=True,
         warnings=rendered.warnings,
     )
-    return snapshot, rendered, config
+    return snapshot, rendered, workspace
 
 
 def build_snapshot(paths: Paths, issue_id: str | None, *, version: str) -> Snapshot:

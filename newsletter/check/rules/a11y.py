@@ -11,8 +11,11 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
 
 from newsletter import colors
-from newsletter.check.base import ERROR, Email, Finding, is_hidden, style_of, visible_text
-from newsletter.check.css import parse_css, split_selectors
+from newsletter.check.base import ERROR, Email, Finding, is_hidden, normalise, visible_text
+from newsletter.check.rules import rule
+from newsletter.check.rules.css import parse_css, split_selectors, style_of
+from newsletter.load.lines import heading_text
+from newsletter.model import Article, Issue, Testimonial
 
 MIN_FONT_PX = 14.0
 NAMED = {
@@ -32,13 +35,13 @@ BOLD_TAGS = {"b", "strong", "th", "h1", "h2", "h3", "h4", "h5", "h6"}
 SKIP = {"head", "style", "script", "title", "meta"}
 
 
-def check(email: Email) -> list[Finding]:
+@rule
+def _colours(email: Email) -> list[Finding]:
+    """Contrast in both schemes and under inversion, font size, pure black: one registration,
+    since they share the computed style of every text element."""
     light = Scheme(email, dark=False)
     dark = Scheme(email, dark=True)
     return [
-        *_lang(email),
-        *_headings(email),
-        *_tables(email),
         *_contrast(email, light, "light"),
         *(_contrast(email, dark, "dark") if dark.overrides else []),
         *_inverted(email, light),
@@ -97,17 +100,19 @@ class Scheme:
 
     def _apply_dark(self, email: Email) -> None:
         sheet = parse_css(email.kept_css)
-        for rule in sheet.rules:
-            if not any("prefers-color-scheme" in a and "dark" in a for a in rule.at_rules):
+        for style_rule in sheet.rules:
+            if not any("prefers-color-scheme" in a and "dark" in a for a in style_rule.at_rules):
                 continue
-            for selector in split_selectors(rule.selector):
+            for selector in split_selectors(style_rule.selector):
                 try:
                     matched = CSSSelector(selector)(email.tree)
                 except (SelectorError, ValueError, TypeError):
                     continue
-                for element in matched:
+                for element in matched if isinstance(matched, list) else ():
+                    if not isinstance(element, etree._Element):
+                        continue
                     target = self.overrides.setdefault(element, {})
-                    for d in rule.declarations:
+                    for d in style_rule.declarations:
                         if d.important or d.name not in target:
                             target[d.name] = (d.value, d.important)
 
@@ -195,9 +200,10 @@ def _label(element: etree._Element) -> str:
 # --- rules ------------------------------------------------------------------------------------
 
 
+@rule
 def _lang(email: Email) -> list[Finding]:
     root = email.tree
-    where = email.locator.in_templates("<html") or email.at(root)
+    where = email.in_templates("<html") or email.at(root)
     out = []
     if not (root.get("lang") or "").strip():
         out.append(
@@ -223,6 +229,7 @@ def _lang(email: Email) -> list[Finding]:
     return out
 
 
+@rule
 def _headings(email: Email) -> list[Finding]:
     out = []
     previous = 0
@@ -230,13 +237,13 @@ def _headings(email: Email) -> list[Finding]:
         if is_hidden(element):
             continue
         level = int(element.tag[1])
-        text = " ".join("".join(element.itertext()).split())
+        text = " ".join("".join(map(str, element.itertext())).split())
         if previous == 0 and level != 1:
             out.append(
                 email.finding(
                     "heading-order",
                     ERROR,
-                    email.locate(text, element=element),
+                    _heading_where(email, text, element),
                     f"the first heading is <h{level}> '{text}'; the outline must start at <h1>",
                     "keep the newsletter's title as the <h1> in templates/email.html",
                 )
@@ -246,7 +253,7 @@ def _headings(email: Email) -> list[Finding]:
                 email.finding(
                     "heading-order",
                     ERROR,
-                    email.locate(f"{'#' * (level - 1)} {text}", text, element=element),
+                    _heading_where(email, text, element),
                     f"heading '{text}' jumps from level {previous} to {level}; screen-reader "
                     "users navigate by headings and miss the gap",
                     f"make it one level below the heading before it (## after an article "
@@ -257,6 +264,23 @@ def _headings(email: Email) -> list[Finding]:
     return out
 
 
+def _heading_where(email: Email, text: str, element: etree._Element) -> tuple[str, int]:
+    """The Markdown heading with these words, else a template or content line holding them."""
+    issue = email.rendered.issue
+    wanted = normalise(" ".join(text.split())).lower()
+    records: tuple[Issue | Article | Testimonial, ...] = (
+        issue,
+        *issue.articles,
+        *issue.testimonials,
+    )
+    for record in records:
+        for block in record.blocks:
+            if block.kind == "heading" and normalise(heading_text(block)).lower() == wanted:
+                return record.path, block.line
+    return email.locate(text, element=element)
+
+
+@rule
 def _tables(email: Email) -> list[Finding]:
     out = []
     for table in email.elements("table"):

@@ -7,6 +7,8 @@ import re
 from email.parser import BytesHeaderParser
 
 from newsletter.check.base import ERROR, SAMPLE_SECRET, WARNING, Email, Finding, visible_text
+from newsletter.check.rules import rule
+from newsletter.workspace import CONFIG_NAME
 
 CLAIMS = re.compile(
     r"\b(cur(?:e|es|ed|ing)|treat(?:s|ed|ing)?(?!\s+(?:yourself|yourselves|myself|ourselves|"
@@ -41,27 +43,10 @@ RESERVED = re.compile(r"(^|\.)(example\.(com|net|org)|test|example|invalid|local
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-def check(email: Email) -> list[Finding]:
-    return [
-        *_address(email),
-        *_unsubscribe(email),
-        *_headers(email),
-        *_sender(email),
-        *_testimonials(email),
-        *_claims(email),
-        *_unsubscribe_host(email),
-    ]
-
-
 def _config_line(email: Email, section: str, key: str) -> tuple[str, int]:
-    from newsletter.load.config import key_lines
-
-    try:
-        text = email.paths.config.read_text(encoding="utf-8")
-    except OSError:
-        return "content/newsletter.toml", 0
-    lines = key_lines(text)
-    return "content/newsletter.toml", lines.get((section, key), lines.get((section, ""), 0))
+    """The key's line in newsletter.toml, else its section's, as the config loader saw them."""
+    lines = email.config.lines
+    return CONFIG_NAME, lines.get(f"{section}.{key}", lines.get(section, 0))
 
 
 def _flat(text: str) -> str:
@@ -69,9 +54,10 @@ def _flat(text: str) -> str:
 
 
 def _footer_where(email: Email) -> tuple[str, int]:
-    return email.locator.in_templates('<td class="footer"') or (email.output, 0)
+    return email.in_templates('<td class="footer"') or (email.output, 0)
 
 
+@rule
 def _address(email: Email) -> list[Finding]:
     address = email.config.postal_address.strip()
     if address and _flat(address) in _flat(visible_text(email.body)):
@@ -89,6 +75,7 @@ def _address(email: Email) -> list[Finding]:
     ]
 
 
+@rule
 def _unsubscribe(email: Email) -> list[Finding]:
     url = email.values.get("unsubscribe_url", "")
     for a in email.elements("a"):
@@ -106,6 +93,7 @@ def _unsubscribe(email: Email) -> list[Finding]:
     ]
 
 
+@rule
 def _headers(email: Email) -> list[Finding]:
     from newsletter.build.pipeline import sample_message
 
@@ -137,6 +125,7 @@ def _headers(email: Email) -> list[Finding]:
     return []
 
 
+@rule
 def _sender(email: Email) -> list[Finding]:
     address = email.config.sender_email
     domain = address.rpartition("@")[2].lower().rstrip(".")
@@ -179,6 +168,7 @@ def _sender(email: Email) -> list[Finding]:
     return []
 
 
+@rule
 def _testimonials(email: Email) -> list[Finding]:
     issue = email.rendered.issue
     out = []
@@ -201,7 +191,7 @@ def _testimonials(email: Email) -> list[Finding]:
                 email.finding(
                     "testimonial-consent",
                     ERROR,
-                    email.locate(re.compile(r"^\s*date\s*:\s*" + consent.date.isoformat())),
+                    (t.path, t.lines.get("consent.date", 1)),
                     f"consent for {t.author}'s testimonial is dated {consent.date}, after the "
                     f"issue ({issue.date})",
                     "record the date the client actually agreed; ask first if they have not",
@@ -223,6 +213,7 @@ def _testimonials(email: Email) -> list[Finding]:
     return out
 
 
+@rule
 def _claims(email: Email) -> list[Finding]:
     issue = email.rendered.issue
     sources = [(issue.path, issue.intro, issue.intro_line)]
@@ -257,6 +248,7 @@ def _sentence(body: str, pos: int) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+@rule
 def _unsubscribe_host(email: Email) -> list[Finding]:
     """`newsletter serve` answers base_url's host: an unsubscribe URL elsewhere needs its own."""
     from urllib.parse import urlsplit

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
 from newsletter.check.base import ERROR, WARNING, Email, Finding
+from newsletter.check.rules import rule
 from newsletter.load.images import image_size
+from newsletter.model import Ref
 
 HEAVY_BYTES = 200 * 1024
 """Most subscribers read on a phone, often on mobile data: keep each picture under 200 KB."""
@@ -17,7 +18,8 @@ MAX_WIDTH = 1200
 """Twice the 600 px layout is enough for sharp pictures on high-density screens."""
 
 
-def check(email: Email) -> list[Finding]:
+@rule
+def _images(email: Email) -> list[Finding]:
     out: list[Finding] = []
     for img in email.elements("img"):
         out.extend(check_image(email, img))
@@ -32,15 +34,24 @@ def local_file(email: Email, src: str) -> Path | None:
     return email.paths.content / "images" / unquote(src[len(prefix) :].split("?")[0])
 
 
-def _where(email: Email, img: etree._Element, src: str) -> tuple[str, int]:
-    name = src.rsplit("/", 1)[-1].split("?")[0]
-    return email.locate(unquote(name), src, element=img)
+def image_site(email: Email, img: etree._Element, src: str) -> tuple[tuple[str, int], Ref | None]:
+    """Where the content wrote this image (matched by file name) and how, else a template
+    line naming it, else the image's line in the output."""
+    name = unquote(src.rsplit("/", 1)[-1].split("?")[0])
+    for path, ref in email.images:
+        if name and _file_name(ref.target) == name.lower():
+            return (path, ref.line), ref
+    return email.locate(name, src, element=img), None
+
+
+def _file_name(target: str) -> str:
+    return unquote(target.strip().rsplit("/", 1)[-1].split("?")[0]).lower()
 
 
 def check_image(email: Email, img: etree._Element) -> list[Finding]:
     src = (img.get("src") or "").strip()
-    where = _where(email, img, src) if src else email.at(img)
-    out = _alt(email, img, src, where)
+    where, ref = image_site(email, img, src) if src else (email.at(img), None)
+    out = _alt(email, img, src, where, ref)
     if img.get("width") is None:
         out.append(
             email.finding(
@@ -74,7 +85,9 @@ def check_image(email: Email, img: etree._Element) -> list[Finding]:
     return out
 
 
-def _alt(email: Email, img: etree._Element, src: str, where: tuple[str, int]) -> list[Finding]:
+def _alt(
+    email: Email, img: etree._Element, src: str, where: tuple[str, int], ref: Ref | None
+) -> list[Finding]:
     alt = img.get("alt")
     if alt is None:
         return [
@@ -88,32 +101,26 @@ def _alt(email: Email, img: etree._Element, src: str, where: tuple[str, int]) ->
                 'image needs an explicit <img src="..." alt="">',
             )
         ]
-    if alt.strip() or not where[0].startswith("content/"):
+    if alt.strip() or ref is None or not _alt_left_out(ref):
         return []
-    line = _source_line(email, where)
-    if re.search(r"\balt\s*=\s*(\"\"|'')", line) or re.search(r"^\s*alt\s*:", line):
-        return []
-    if re.search(r"!\[\s*\]\(", line) or "<img" in line:
-        return [
-            email.finding(
-                "img-alt",
-                ERROR,
-                where,
-                f"image {_short(src)} has empty alt text; say what it shows",
-                "describe the picture in the brackets: ![Hands massaging a calf](legs.jpg); if it "
-                'is purely decorative, write <img src="..." alt=""> to say so',
-            )
-        ]
-    return []
+    return [
+        email.finding(
+            "img-alt",
+            ERROR,
+            where,
+            f"image {_short(src)} has empty alt text; say what it shows",
+            "describe the picture in the brackets: ![Hands massaging a calf](legs.jpg); if it "
+            'is purely decorative, write <img src="..." alt=""> to say so',
+        )
+    ]
 
 
-def _source_line(email: Email, where: tuple[str, int]) -> str:
-    for source in email.locator.content:
-        if source.path == where[0]:
-            index = where[1] - source.start
-            if 0 <= index < len(source.lines):
-                return source.lines[index]
-    return ""
+def _alt_left_out(ref: Ref) -> bool:
+    """Empty alt by omission (`![](x)`, or a tag without alt) rather than written as alt=""
+    or `alt: ""` to mark a decorative image."""
+    if ref.syntax == "markdown":
+        return not ref.text.strip()
+    return ref.syntax == "html" and not ref.alt
 
 
 def _file(email: Email, file: Path, where: tuple[str, int]) -> list[Finding]:

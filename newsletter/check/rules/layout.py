@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 
 from newsletter import colors
-from newsletter.check.base import ERROR, WARNING, Email, Finding, is_hidden, style_of, visible_text
+from newsletter.check.base import ERROR, WARNING, Email, Finding, is_hidden, visible_text
+from newsletter.check.rules import rule
 from newsletter.check.rules.a11y import Scheme, parse_colour, text_elements
+from newsletter.check.rules.css import style_of
 
 PHONE_WIDTH = 320
 """The narrowest phone the layout holds on (iPhone SE, small Android)."""
@@ -37,6 +39,7 @@ NO_COLOUR_OF_THEIR_OWN = {"a", "span", "strong", "b", "em", "i", "u", "sup", "su
 not one: Roundcube paints it pink)."""
 
 
+@rule
 def check_long_words(email: Email) -> list[Finding]:
     """A word or address wider than a phone's column breaks mid-word, or widens the card."""
     out: list[Finding] = []
@@ -78,6 +81,7 @@ def _long_word(email: Email, element: etree._Element, word: str, limit: int) -> 
     )
 
 
+@rule
 def check_wide_blocks(email: Email) -> list[Finding]:
     """Tables with many columns and long code lines: held in their box, but cramped."""
     out: list[Finding] = []
@@ -142,6 +146,7 @@ def _code_lines(block: etree._Element) -> list[str]:
     return [line.replace("\xa0", " ") for line in lines]
 
 
+@rule
 def check_dark_rules(email: Email) -> list[Finding]:
     """Every element with a colour of its own needs a dark-scheme colour, or it stays light."""
     dark = Scheme(email, dark=True)
@@ -174,6 +179,7 @@ def check_dark_rules(email: Email) -> list[Finding]:
     return out
 
 
+@rule
 def check_painted(email: Email) -> list[Finding]:
     """An element with a colour but no background of its own (or the reverse) turns dark on
     dark when a webmail dark mode paints it (Roundcube paints <blockquote>)."""
@@ -206,6 +212,7 @@ def check_painted(email: Email) -> list[Finding]:
     return out
 
 
+@rule
 def check_buttons(email: Email) -> list[Finding]:
     """A button needs 3:1 against the card around it, in light, dark and inverted colours."""
     light, dark = Scheme(email, dark=False), Scheme(email, dark=True)
@@ -225,7 +232,7 @@ def check_buttons(email: Email) -> list[Finding]:
                 email.finding(
                     "button-contrast",
                     ERROR,
-                    email.locator.in_templates('class="button-cell"') or email.at(button),
+                    email.in_templates('class="button-cell"') or email.at(button),
                     f"{name} scheme: the booking button {fill} on the card {around} has "
                     f"contrast {ratio:.2f}:1; a button needs {BUTTON_CONTRAST:g}:1 (WCAG 1.4.11)",
                     "choose a [brand] accent (light) or accent_dark (dark) that stands out "
@@ -236,6 +243,7 @@ def check_buttons(email: Email) -> list[Finding]:
     return out
 
 
+@rule
 def check_anchors(email: Email) -> list[Finding]:
     """No in-document #anchor links (Gmail's apps and Samsung Email drop them) and no class
     or id on <body> (Roundcube's own class on it would be overwritten)."""
@@ -259,27 +267,13 @@ def check_anchors(email: Email) -> list[Finding]:
             email.finding(
                 "body-attribute",
                 ERROR,
-                email.locator.in_templates("<body") or email.at(body),
+                email.in_templates("<body") or email.at(body),
                 "<body> has a class or id: Roundcube replaces <body> with a <div> of its own "
                 "class, which this overwrites, and then ignores the whole <style> block",
                 "put no class or id on <body>; hang styles on the wrapper (.email)",
             )
         )
     return out
-
-
-RULES = (
-    check_long_words,
-    check_wide_blocks,
-    check_dark_rules,
-    check_painted,
-    check_buttons,
-    check_anchors,
-)
-
-
-def check(email: Email) -> list[Finding]:
-    return [finding for rule in RULES for finding in rule(email)]
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -362,7 +356,7 @@ def _template_of(email: Email, element: etree._Element) -> tuple[str, int]:
     cls = (element.get("class") or "").split()
     needles = ([f".{cls[0]} "] if cls else []) + [f".card {element.tag} "]
     for needle in needles:
-        hit = email.locator.in_templates(needle)
+        hit = email.in_templates(needle)
         if hit:
             return hit
     return email.at(element)

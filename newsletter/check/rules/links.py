@@ -8,12 +8,16 @@ import socket
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import NamedTuple
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 
 from newsletter.build.links import UTM, own_hosts
-from newsletter.check.base import ERROR, WARNING, Email, Finding, visible_text
+from newsletter.check.base import ERROR, WARNING, Email, Finding, normalise, visible_text
+from newsletter.check.rules import online_rule, rule
+from newsletter.check.rules.images import image_site
+from newsletter.workspace import CONFIG_NAME
 
 VAGUE = {
     "click",
@@ -55,7 +59,9 @@ _MAILTO = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TIMEOUT = 10.0
 
 
-def check(email: Email) -> list[Finding]:
+@rule
+def _links(email: Email) -> list[Finding]:
+    """Each link's address and its text."""
     out: list[Finding] = []
     hosts = own_hosts(email.config.base_url, email.config.booking_url, email.config.unsubscribe_url)
     for a in email.elements("a"):
@@ -64,7 +70,6 @@ def check(email: Email) -> list[Finding]:
             continue
         out.extend(_href(email, a, href.strip(), hosts))
         out.extend(_text(email, a, href.strip()))
-    out.extend(_booking(email))
     return out
 
 
@@ -75,23 +80,47 @@ def strip_utm(url: str) -> str:
 
 
 def where_link(email: Email, a: etree._Element, href: str) -> tuple[str, int]:
-    clean = strip_utm(href) if href else ""
-    text = visible_text(a)
-    needles = [clean, clean.rstrip("/"), f"]({text}" if text else None]
-    if text and len(text) > 3:
-        needles.append(f"[{text}]")
-    return email.locate(*needles, element=a, templates=False)
+    """The content line that wrote this link (found by its address, else by its text), else
+    the link's line in the output."""
+    clean = strip_utm(href).rstrip("/") if href else ""
+    for path, ref in email.links:
+        if clean and ref.target.strip().rstrip("/") == clean:
+            return path, ref.line
+    text = _words(visible_text(a))
+    for path, ref in email.links:
+        if text and _words(ref.text) == text:
+            return path, ref.line
+    return email.at(a)
+
+
+def _words(text: str) -> str:
+    """Link text as a reader sees it: no Markdown emphasis, typography undone, lower case."""
+    return " ".join(normalise(re.sub(r"[*_`]", "", text)).lower().split())
+
+
+class _Problem(NamedTuple):
+    rule: str
+    severity: str
+    message: str
+    fix: str
 
 
 def _href(email: Email, a: etree._Element, href: str, hosts: frozenset[str]) -> list[Finding]:
+    """What is wrong with one link's address: its form first, then where it points."""
     if href.startswith("#"):
         return []
+    problem = _malformed(href, email.config.base_url)
+    problems = [problem] if problem else _destination(href, hosts)
+    if not problems:
+        return []
+    where = where_link(email, a, href)
+    return [email.finding(p.rule, p.severity, where, p.message, p.fix) for p in problems]
 
-    def finding(rule: str, severity: str, message: str, fix: str) -> list[Finding]:
-        return [email.finding(rule, severity, where_link(email, a, href), message, fix)]
 
+def _malformed(href: str, base_url: str) -> _Problem | None:
+    """A link no client can follow: empty, javascript:, a bad mailto, relative, unparsable."""
     if not href:
-        return finding(
+        return _Problem(
             "link-malformed",
             ERROR,
             "a link has an empty address",
@@ -100,66 +129,86 @@ def _href(email: Email, a: etree._Element, href: str, hosts: frozenset[str]) -> 
     parts = urlsplit(href)
     scheme = parts.scheme.lower()
     if scheme == "javascript":
-        return finding(
+        return _Problem(
             "link-javascript",
             ERROR,
             "a javascript: link; mail clients strip it and spam filters flag it",
             "link to a web page instead",
         )
     if scheme == "mailto":
-        address = parts.path.strip()
-        if not address or not _MAILTO.match(address):
-            return finding(
-                "link-mailto",
-                ERROR,
-                f"mailto link {href!r} has no valid address",
-                "write it as mailto:name@example.com",
-            )
-        return []
+        return _mailto(href, parts.path.strip())
     if not scheme:
-        return finding(
+        return _Problem(
             "link-relative",
             ERROR,
             f"relative link {href!r} cannot work in an inbox (there is no page to be relative to)",
-            f"write the full address, e.g. {email.config.base_url}/{href.lstrip('/')}",
+            f"write the full address, e.g. {base_url}/{href.lstrip('/')}",
         )
+    return _unparsable(href, parts)
+
+
+def _mailto(href: str, address: str) -> _Problem | None:
+    if address and _MAILTO.match(address):
+        return None
+    return _Problem(
+        "link-mailto",
+        ERROR,
+        f"mailto link {href!r} has no valid address",
+        "write it as mailto:name@example.com",
+    )
+
+
+def _unparsable(href: str, parts: SplitResult) -> _Problem | None:
+    scheme = parts.scheme.lower()
     if scheme not in SCHEMES or (scheme in ("http", "https") and not _valid_host(parts)):
-        return finding(
+        return _Problem(
             "link-malformed",
             ERROR,
             f"malformed link {href!r}",
             "check the address: it should look like https://example.com/page",
         )
     if " " in href:
-        return finding(
+        return _Problem(
             "link-malformed",
             ERROR,
             f"link {href!r} contains a space",
             "remove the space or write it as %20",
         )
+    return None
+
+
+def _destination(href: str, hosts: frozenset[str]) -> list[_Problem]:
+    """A well-formed link that points somewhere it should not: own site over http, a shortener."""
+    parts = urlsplit(href)
+    if parts.scheme.lower() == "mailto":
+        return []
     host = (parts.hostname or "").lower()
     out = []
-    if scheme == "http" and host in hosts:
-        out += finding(
-            "link-http-own",
-            ERROR,
-            f"link to your own site uses http: ({href!r}); browsers warn and tracking is lost",
-            "use https:// for your own sites",
+    if parts.scheme.lower() == "http" and host in hosts:
+        out.append(
+            _Problem(
+                "link-http-own",
+                ERROR,
+                f"link to your own site uses http: ({href!r}); browsers warn and tracking is lost",
+                "use https:// for your own sites",
+            )
         )
     if host in SHORTENERS or host.removeprefix("www.") in SHORTENERS:
-        out += finding(
-            "link-shortener",
-            WARNING,
-            f"shortened link {href!r}; spam filters distrust link shorteners",
-            "link to the full address instead",
+        out.append(
+            _Problem(
+                "link-shortener",
+                WARNING,
+                f"shortened link {href!r}; spam filters distrust link shorteners",
+                "link to the full address instead",
+            )
         )
     return out
 
 
-def _valid_host(parts: object) -> bool:
+def _valid_host(parts: SplitResult) -> bool:
     try:
-        host = parts.hostname or ""  # type: ignore[attr-defined]
-        parts.port  # type: ignore[attr-defined]  # noqa: B018  (raises on a bad port)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         return False
     return bool(_HOST.match(host.lower()))
@@ -193,10 +242,11 @@ def _text(email: Email, a: etree._Element, href: str) -> list[Finding]:
     return []
 
 
+@rule
 def _booking(email: Email) -> list[Finding]:
     url = email.config.booking_url
-    where = email.locator.in_templates("booking_url") or (email.output, 0)
-    config_where = ("content/newsletter.toml", _config_line(email, "url"))
+    where = email.in_templates("booking_url") or (email.output, 0)
+    config_where = (CONFIG_NAME, email.config.lines.get("booking.url"))
     if urlsplit(url).scheme != "https":
         return [
             email.finding(
@@ -223,21 +273,6 @@ def _booking(email: Email) -> list[Finding]:
             "keep the booking button (partials/button.html) in the template",
         )
     ]
-
-
-def _config_line(email: Email, key: str) -> int:
-    try:
-        text = email.paths.config.read_text(encoding="utf-8")
-    except OSError:
-        return 0
-    section = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = re.match(r"^\s*\[([^\]]+)\]", line)
-        if header:
-            section = header.group(1).strip()
-        elif section == "booking" and re.match(rf"^\s*{key}\s*=", line):
-            return number
-    return 0
 
 
 # --- online (opt-in) ------------------------------------------------------------------------
@@ -270,6 +305,12 @@ def probe(url: str, timeout: float = TIMEOUT) -> tuple[str, str]:
     return "broken", detail
 
 
+@online_rule
+def _answers(email: Email) -> list[Finding]:
+    """`check --links`: every link and image URL asked once."""
+    return check_online(email)
+
+
 def check_online(email: Email, *, timeout: float = TIMEOUT, workers: int = 8) -> list[Finding]:
     """Each unique http(s) URL asked once, in parallel; personal links (tokens) are skipped."""
     personal = [v for v in email.values.values() if len(v) > 8]
@@ -293,7 +334,7 @@ def check_online(email: Email, *, timeout: float = TIMEOUT, workers: int = 8) ->
         where = (
             where_link(email, element, url)
             if element.tag == "a"
-            else email.locate(url.rsplit("/", 1)[-1], element=element)
+            else image_site(email, element, url)[0]
         )
         severity = ERROR if status == "broken" else WARNING
         out.append(

@@ -3,8 +3,7 @@
 Reported once per feature (not per use), naming the clients that lack it and whether the
 template or the content brings it in. Deliberate progressive enhancements (phone and dark
 @media rules, client-specific fixes, MSO-only markup, the hidden preheader) are known
-fallbacks, not findings. Also: the kept <style> block's size, nested at-rules, and media
-queries with more than one condition, which Gmail drops.
+fallbacks, not findings. (The kept <style> block's own limits are in rules/css.py.)
 """
 
 from __future__ import annotations
@@ -19,11 +18,9 @@ from typing import Any
 
 from lxml import etree
 
-from newsletter.check.base import WARNING, Email, Finding, is_hidden
-from newsletter.check.css import media_conditions, parse_css, parse_declarations, split_selectors
-
-STYLE_LIMIT = 8 * 1024
-"""Gmail ignores a whole <style> block when it is too big; 8 KB keeps clear of every limit."""
+from newsletter.check.base import WARNING, Email, Finding, is_element, is_hidden
+from newsletter.check.rules import rule
+from newsletter.check.rules.css import parse_css, parse_declarations, split_selectors
 
 CLIENTS = {
     "gmail.desktop-webmail": "Gmail (web)",
@@ -106,9 +103,10 @@ FIXES = {
 
 @cache
 def load_data() -> dict[str, Any]:
-    """The vendored caniemail snapshot (refresh with `python -m newsletter.refresh_caniemail`)."""
+    """The vendored caniemail snapshot (refresh with `python -m newsletter.check.refresh_caniemail`)."""
     text = resources.files("newsletter").joinpath("assets/caniemail.json").read_text("utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 @cache
@@ -326,7 +324,7 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
     """Every feature used in a document: inline styles, kept <style>, elements, attributes."""
     uses = Uses()
     for node in tree.iter():
-        if not isinstance(node.tag, str):
+        if not is_element(node):
             if isinstance(node, etree._Comment):
                 uses.add("html-comments", None, "<!--")
             continue
@@ -339,7 +337,7 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
             uses.add(f"html-button-{(node.get('type') or 'submit').lower()}", node, "<button")
         if tag == "meta" and (node.get("name") or "").lower() == "color-scheme":
             uses.add("html-meta-color-scheme", node, "color-scheme")
-        for attr in node.attrib:
+        for attr in map(str, node.attrib):
             uses.add(ATTRIBUTES.get(attr.lower()), node, f'{attr}="')
         if tag == "a":
             href = (node.get("href") or "").strip().lower()
@@ -359,7 +357,7 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
         for d in parse_declarations(node.get("style") or ""):
             for slug, hint in css_features(d.name, d.value, d.important):
                 uses.add(slug, node, hint)
-    if document and tree.getroottree().docinfo.doctype:
+    if document and getattr(tree.getroottree().docinfo, "doctype", None):
         uses.add("html-doctype", None, "<!DOCTYPE")
     _collect_css(kept_css, uses)
     return uses
@@ -390,17 +388,17 @@ def _collect_css(css: str, uses: Uses) -> None:
             ):
                 if feature in at.prelude:
                     uses.add(slug, None, feature)
-    for rule in sheet.rules:
-        if rule.at_rules:
+    for style_rule in sheet.rules:
+        if style_rule.at_rules:
             continue  # inside @media: phone and dark-mode enhancements over the inlined base
         selectors = [
-            s for s in split_selectors(rule.selector) if not ENHANCEMENT_SELECTORS.search(s)
+            s for s in split_selectors(style_rule.selector) if not ENHANCEMENT_SELECTORS.search(s)
         ]
         if not selectors:
             continue
         for slug in selector_features(", ".join(selectors)):
             uses.add(slug, None, selectors[0])
-        for d in rule.declarations:
+        for d in style_rule.declarations:
             for slug, hint in css_features(d.name, d.value, d.important):
                 uses.add(slug, None, hint)
 
@@ -427,7 +425,8 @@ def lacking(slug: str) -> list[str]:
     return names
 
 
-def check(email: Email) -> list[Finding]:
+@rule
+def _client_support(email: Email) -> list[Finding]:
     uses = collect(email.tree, email.kept_css)
     content = _content_uses(email)
     out = []
@@ -442,7 +441,7 @@ def check(email: Email) -> list[Finding]:
         if origin:
             where, source = origin, "content"
         else:
-            where = (use.hint and email.locator.in_templates(_hint_pattern(use.hint))) or (
+            where = (use.hint and email.in_templates(_hint_pattern(use.hint))) or (
                 email.at(use.first) if use.first is not None else (email.output, 0)
             )
             source = "template"
@@ -457,7 +456,7 @@ def check(email: Email) -> list[Finding]:
                 FIXES.get(slug, "make sure the email still reads well without it, or avoid it"),
             )
         )
-    return [*out, *_style_block(email)]
+    return out
 
 
 def _hint_pattern(hint: str) -> re.Pattern[str]:
@@ -505,46 +504,3 @@ def _line_in(body: str, slug: str, hint: str) -> int:
         if (pattern and re.search(pattern, line)) or (hint and hint.lower() in line.lower()):
             return number
     return 0
-
-
-def _style_block(email: Email) -> list[Finding]:
-    css = email.kept_css
-    out = []
-    where = email.locator.in_templates("@media") or (email.output, 0)
-    size = len(css.encode("utf-8"))
-    if size > STYLE_LIMIT:
-        out.append(
-            email.finding(
-                "style-size",
-                WARNING,
-                where,
-                f"the kept <style> block is {size / 1024:.1f} KB; Gmail drops blocks that are "
-                "too big, losing the phone and dark-mode rules",
-                "keep templates/email-head.css under 8 KB: only phone, dark-mode and client fixes",
-            )
-        )
-    sheet = parse_css(css)
-    for at in sheet.at_rules:
-        if at.parents:
-            out.append(
-                email.finding(
-                    "nested-at-rule",
-                    WARNING,
-                    email.locator.in_templates(at.prelude.split("{")[0][:30]) or where,
-                    f"'{at.prelude}' is nested inside '{at.parents[-1]}'; Gmail drops the "
-                    "whole <style> block",
-                    "write each at-rule at the top level",
-                )
-            )
-        if at.prelude.lower().startswith("@media") and len(media_conditions(at.prelude)) > 1:
-            out.append(
-                email.finding(
-                    "media-query",
-                    WARNING,
-                    email.locator.in_templates(at.prelude.removeprefix("@media").strip()[:20])
-                    or where,
-                    f"'{at.prelude}' has more than one condition; Gmail ignores such queries",
-                    "use one condition per media query, e.g. @media (max-width: 620px)",
-                )
-            )
-    return out

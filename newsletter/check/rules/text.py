@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+from newsletter.build.pipeline import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES
 from newsletter.check.base import ERROR, WARNING, Email, Finding, visible_text
+from newsletter.check.rules import rule
 
 SUBJECT_MIN = 10
 SUBJECT_MAX = 60
@@ -44,27 +46,12 @@ _LEFTOVER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|%%[A-Za-z_]+%%|\*\|[A-Z
 _UNBALANCED = re.compile(r"\{\{|\}\}|\{%|%\}|%%[A-Za-z_]+|[A-Za-z_]+%%|\*\|[A-Z_]*|[A-Z_]*\|\*")
 
 
-CLIP_BYTES = 102 * 1024
-"""Gmail hides everything after about 102 KB of HTML behind "[Message clipped]", including
-the footer with the unsubscribe link."""
-CLIP_WARN_BYTES = 80 * 1024
-
-
-def check(email: Email) -> list[Finding]:
-    return [
-        *_size(email),
-        *_subject(email),
-        *_preheader(email),
-        *_syntax(email),
-        *_drafts(email),
-    ]
-
-
+@rule
 def _size(email: Email) -> list[Finding]:
     size = len(email.html.encode("utf-8"))
-    if size <= CLIP_WARN_BYTES:
+    if size <= GMAIL_WARN_BYTES:
         return []
-    severity = ERROR if size > CLIP_BYTES else WARNING
+    severity = ERROR if size > GMAIL_CLIP_BYTES else WARNING
     what = "Gmail clips it" if severity == ERROR else "close to Gmail's clipping at 102 KB"
     return [
         email.finding(
@@ -81,14 +68,10 @@ def _size(email: Email) -> list[Finding]:
 
 def _field_line(email: Email, key: str) -> tuple[str, int]:
     issue = email.rendered.issue
-    for source in email.locator.content:
-        if source.path == issue.path:
-            for number, line in enumerate(source.lines, start=1):
-                if re.match(rf"^{key}\s*:", line):
-                    return issue.path, number
-    return issue.path, 1
+    return issue.path, issue.lines.get(key, 1)
 
 
+@rule
 def _subject(email: Email) -> list[Finding]:
     subject = email.rendered.issue.subject.strip()
     where = _field_line(email, "subject")
@@ -161,6 +144,7 @@ def _spam(email: Email, text: str, what: str, where: tuple[str, int]) -> list[Fi
     ]
 
 
+@rule
 def _preheader(email: Email) -> list[Finding]:
     issue = email.rendered.issue
     preheader = issue.preheader.strip()
@@ -213,11 +197,13 @@ def _texts(email: Email) -> list[str]:
     texts.append(visible_text(email.body))
     for element in email.elements():
         for attr in ("alt", "title", "aria-label"):
-            if element.get(attr):
-                texts.append(element.get(attr))
+            value = element.get(attr)
+            if value:
+                texts.append(value)
     return texts
 
 
+@rule
 def _syntax(email: Email) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
@@ -256,18 +242,14 @@ def _syntax(email: Email) -> list[Finding]:
     return out
 
 
+@rule
 def _drafts(email: Email) -> list[Finding]:
     texts = "\n".join(_texts(email))
     markers = sorted({m.group(0) for m in DRAFT_MARKERS.finditer(texts)})
     out = []
     for marker in markers:
         pattern = re.compile(rf"\b{re.escape(marker)}\b")
-        hits = [
-            (source.path, source.start + n)
-            for source in email.locator.content
-            for n, line in enumerate(source.lines)
-            if pattern.search(line)
-        ]
+        hits = [(p.path, p.line) for p in email.places if pattern.search(p.text)]
         for where in hits or [email.locate(pattern)]:
             out.append(
                 email.finding(

@@ -1,85 +1,15 @@
-"""`newsletter check`: rules over the finished email, reported like a linter, offline by default.
-
-Each rule family lives in its own module (check_images, check_links, check_text,
-check_compliance, check_support, check_a11y) as `check(email) -> list[Finding]`; this module
-runs them, adds the loader's own problems, and formats the result as text or JSON.
-"""
+"""`newsletter check`'s report: findings ordered like a compiler's, as text or JSON, and the
+exit status."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from newsletter.check.base import ERROR, WARNING, Finding, parse_email
-from newsletter.errors import NewsletterError, Problem
-from newsletter.model import Config, Rendered
-from newsletter.workspace import Paths
-
-__all__ = [
-    "JSON_VERSION",
-    "Finding",
-    "check_issues",
-    "check_rendered",
-    "check_workspace",
-    "findings_to_json",
-    "format_text",
-]
+from newsletter.check.base import ERROR, WARNING, Finding
+from newsletter.errors import Problem
 
 JSON_VERSION = 1
-
-
-def check_rendered(
-    rendered: Rendered, /, *, config: Config, paths: Paths, links: bool = False
-) -> list[Finding]:
-    """Every offline rule over one rendered issue; `links` also asks each URL over the network."""
-    from newsletter.check.rules import a11y as check_a11y
-    from newsletter.check.rules import compliance as check_compliance
-    from newsletter.check.rules import images as check_images
-    from newsletter.check.rules import layout as check_layout
-    from newsletter.check.rules import links as check_links
-    from newsletter.check.rules import support as check_support
-    from newsletter.check.rules import text as check_text
-
-    email = parse_email(rendered, config=config, paths=paths)
-    findings: list[Finding] = []
-    for module in (
-        check_text,
-        check_images,
-        check_links,
-        check_compliance,
-        check_a11y,
-        check_layout,
-    ):
-        findings.extend(module.check(email))
-    findings.extend(check_support.check(email))
-    if links:
-        findings.extend(check_links.check_online(email))
-    return sort_findings(dedupe(findings))
-
-
-def check_workspace(
-    paths: Paths, issue_id: str | None = None, *, all_issues: bool = False, links: bool = False
-) -> list[Finding]:
-    """Build the issue (or every issue), then check it; content errors become findings too."""
-    return check_issues(paths, issue_id, all_issues=all_issues, links=links)[1]
-
-
-def check_issues(
-    paths: Paths, issue_id: str | None = None, *, all_issues: bool = False, links: bool = False
-) -> tuple[list[str], list[Finding]]:
-    """The ids of the issues checked and the findings; what the CLI prints."""
-    from newsletter.build.pipeline import build
-
-    try:
-        results = build(paths, issue_id, all_issues=all_issues)
-    except NewsletterError as exc:
-        return [], sort_findings(problems_to_findings(exc.problems))
-    findings: list[Finding] = []
-    for result in results:
-        findings.extend(
-            check_rendered(result.rendered, config=result.config, paths=paths, links=links)
-        )
-    return [result.issue_id for result in results], findings
 
 
 def problems_to_findings(problems: Iterable[Problem]) -> list[Finding]:
@@ -99,6 +29,7 @@ def problems_to_findings(problems: Iterable[Problem]) -> list[Finding]:
 
 
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    """Each finding once: two rules (or two elements) may report the very same thing."""
     seen: set[Finding] = set()
     out = []
     for finding in findings:
@@ -117,6 +48,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def count(findings: Iterable[Finding]) -> tuple[int, int]:
+    """(errors, warnings)."""
     items = list(findings)
     return (
         sum(1 for f in items if f.severity == ERROR),
@@ -125,6 +57,7 @@ def count(findings: Iterable[Finding]) -> tuple[int, int]:
 
 
 def issues_of(findings: Iterable[Finding], checked: Iterable[str] = ()) -> list[str]:
+    """The issues checked, with any a finding names."""
     return sorted({*checked, *(f.issue for f in findings if f.issue)})
 
 
@@ -172,5 +105,6 @@ def format_text(findings: Iterable[Finding], checked: Iterable[str] = ()) -> str
 
 
 def exit_code(findings: Iterable[Finding], *, strict: bool = False) -> int:
+    """1 on errors (with `strict`, on warnings too), else 0."""
     errors, warnings = count(findings)
     return 1 if errors or (strict and warnings) else 0
