@@ -284,7 +284,7 @@ RULE_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 def rule_ids_in_code() -> set[str]:
     """The id of every finding the check package can make: the first argument of each
-    `finding(...)` or `Finding(...)` call, where it is written out as a string."""
+    `finding(...)`, `Finding(...)` or `_Problem(...)` call, where it is written out as a string."""
     ids: set[str] = set()
     for path in (PACKAGE / "check").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -294,7 +294,7 @@ def rule_ids_in_code() -> set[str]:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             first = node.args[0]
             values = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
-            if name in ("finding", "Finding"):
+            if name in ("finding", "Finding", "_Problem"):
                 ids.update(
                     v.value
                     for v in values

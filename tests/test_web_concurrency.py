@@ -65,6 +65,8 @@ def test_200_concurrent_one_click_posts_during_a_send(workspace: Path) -> None:
                 "send",
                 "2026-12",
                 "--yes",
+                "--offline",
+                "--skip-check",
                 "--connections",
                 "2",
             ],
