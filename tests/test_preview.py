@@ -576,15 +576,15 @@ def test_a_crash_while_rendering_is_shown_and_the_next_build_recovers(
     not the end of the preview: the next rebuild shows the email again."""
     import newsletter.build.pipeline
 
-    real = newsletter.build.pipeline.render_workspace
+    real = newsletter.build.pipeline.render_rendered
     lines: list[str] = []
     app = Preview(Paths(workspace), port=0, log=lines.append)
     try:
 
-        def crash(paths: Paths, issue_id: str | None = None) -> None:
+        def crash(*args: object, **kwargs: object) -> None:
             raise RuntimeError("rule of three")
 
-        monkeypatch.setattr(newsletter.build.pipeline, "render_workspace", crash)
+        monkeypatch.setattr(newsletter.build.pipeline, "render_rendered", crash)
         failed = app.rebuild("content/issues/2026-12.md changed")
         assert [str(p) for p in failed.problems] == [
             "internal error: RuntimeError: rule of three (a bug in newsletter; the traceback "
@@ -594,7 +594,7 @@ def test_a_crash_while_rendering_is_shown_and_the_next_build_recovers(
         assert '<code class="where">internal error</code>: RuntimeError: rule of three' in page
         assert lines[-1].startswith("Traceback (most recent call last):")
         assert lines[-1].endswith("RuntimeError: rule of three")
-        monkeypatch.setattr(newsletter.build.pipeline, "render_workspace", real)
+        monkeypatch.setattr(newsletter.build.pipeline, "render_rendered", real)
         assert app.rebuild().ok
     finally:
         app.stop()
@@ -606,10 +606,10 @@ def test_a_crash_in_the_first_build_still_starts_the_preview(
     """Even the first build may fail: the preview serves the problem and waits for a fix."""
     import newsletter.build.pipeline
 
-    def crash(paths: Paths, issue_id: str | None = None) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
         raise ValueError("month must be in 1..12")
 
-    monkeypatch.setattr(newsletter.build.pipeline, "render_workspace", crash)
+    monkeypatch.setattr(newsletter.build.pipeline, "render_rendered", crash)
     app = Preview(Paths(workspace), port=0)
     app.start()
     try:

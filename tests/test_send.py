@@ -472,4 +472,5 @@ def test_without_an_https_endpoint_there_is_no_one_click_header(paths, issue) ->
     (msg,) = sink.messages_to("reader@example.org")
     assert msg["List-Unsubscribe-Post"] is None
     (mailto,) = re.findall(r"<([^>]+)>", re.sub(r"\s+", "", msg["List-Unsubscribe"]))
-    assert mailto.startswith("mailto:unsubscribe@example.com?subject=unsubscribe&body=2.")
+    assert mailto.startswith("mailto:unsubscribe@example.com?subject=unsubscribe%202.")
+    assert "&body=2." in mailto

@@ -122,6 +122,9 @@ def _markdown(trusted: bool) -> markdown.Markdown:
         # Client words: raw HTML is escaped and shown as text, never parsed.
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
+        # ...and a testimonial carries no pictures: `![x](...)` stays text too.
+        for pattern in ("image_link", "image_reference", "short_image_ref"):
+            md.inlinePatterns.deregister(pattern)
     return md
 
 
