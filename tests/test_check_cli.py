@@ -92,7 +92,7 @@ def test_content_errors_use_the_same_format(cli, workspace: Path) -> None:  # ty
     result = cli("check")
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == (
-        f"{ARTICLE}:4: error: date: expected a date as YYYY-MM-DD, got 'soon' [content]"
+        f"{ARTICLE}:4: error: date: expected a date as YYYY-MM-DD, e.g. 2026-12-01, got 'soon' [content]"
     )
     assert result.stdout.splitlines()[-1] == "the workspace: 1 error, 0 warnings."
 
