@@ -224,13 +224,13 @@ def test_images_keep_their_subfolder_even_under_an_images_parent(tmp_path: Path)
     import shutil
 
     from click.testing import CliRunner
-    from conftest import REPO
+    from conftest import EXAMPLE, REPO
     from test_content_errors import _png
 
     from newsletter.cli import main
 
     root = tmp_path / "images" / "ws"
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(EXAMPLE / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "content" / "images" / "2026").mkdir(parents=True)
     (root / "content" / "images" / "2026" / "calf.png").write_bytes(_png(400, 300))

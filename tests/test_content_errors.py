@@ -80,7 +80,9 @@ def test_bad_date(cli, workspace) -> None:
     replace_in(workspace, ARTICLE, "date: 2026-11-20", "date: 12/03")
     code, lines = run_build(cli)
     assert code == 1
-    assert f"{ARTICLE}:4: date: expected a date as YYYY-MM-DD, e.g. 2026-12-01, got '12/03'" in lines
+    assert (
+        f"{ARTICLE}:4: date: expected a date as YYYY-MM-DD, e.g. 2026-12-01, got '12/03'" in lines
+    )
 
 
 def test_unknown_key_suggests_known(cli, workspace) -> None:

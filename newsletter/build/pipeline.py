@@ -90,8 +90,11 @@ def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendere
     )
 
 
-def local_images(names: Sequence[str], issue: Issue, /, *, paths: Paths) -> tuple[Path, ...]:
-    """The files under content/images/ the email names; any other name is the content's error.
+def local_images(
+    names: Sequence[str], issue: Issue, /, *, paths: Paths, strict: bool = False
+) -> tuple[Path, ...]:
+    """The files under content/images/ the email names; a name that leads outside it is the
+    content's error (with `strict`, so is a missing file or one that is no image).
 
     The loader already checked every reference it can find in the Markdown; this checks what the
     render actually produced, whatever syntax produced it.
@@ -100,11 +103,14 @@ def local_images(names: Sequence[str], issue: Issue, /, *, paths: Paths) -> tupl
     images = []
     for raw in names:
         local = resolve_local(raw, paths)
-        if local.path is None:
-            path, line = locate(issue, raw)
-            problems.add(path, line, f"image {raw!r}: {local.problem}")
-        elif local.path not in images:
-            images.append(local.path)
+        path = local.path
+        if path is None and not strict and "outside content/images/" not in local.problem:
+            path = images_folder(paths) / local.name  # check reports it; build refuses it
+        if path is None:
+            where, line = locate(issue, raw)
+            problems.add(where, line, f"image {raw!r}: {local.problem}")
+        elif path not in images:
+            images.append(path)
     problems.raise_if_errors()
     return tuple(images)
 
@@ -173,6 +179,14 @@ def build(
     else:
         issues = [pick_issue(library, issue_id)]
     rendered = [render_rendered(issue, config=config, paths=paths) for issue in issues]
+    problems = Collector()
+    for item in rendered:
+        names = [p.relative_to(images_folder(paths)).as_posix() for p in item.images]
+        try:
+            local_images(names, item.issue, paths=paths, strict=True)
+        except NewsletterError as exc:
+            problems.extend(exc.problems)
+    problems.raise_if_errors()
     secret = _secret(paths)
     staged = [issue_files(item, config=config, secret=secret, paths=paths) for item in rendered]
     root = (out or paths.dist).resolve()

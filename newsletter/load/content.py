@@ -275,7 +275,7 @@ def _body_images(
 ) -> tuple[tuple[str, int, int], ...]:
     """Check every local name in a Markdown body; return the pixel sizes of its images."""
     found: list[tuple[str, int, int]] = []
-    for ref in find_references(body):
+    for ref in sorted(find_references(body), key=lambda r: r.line):
         if not is_local(ref.raw):
             continue
         local = resolve_local(ref.raw, paths, kind=ref.kind)

@@ -47,9 +47,10 @@ def images_folder(paths: Paths) -> Path:
 
 
 def is_local(raw: str) -> bool:
-    """True for a name without scheme or host: a file of the workspace, not a URL."""
+    """True for a name without a scheme: a file of the workspace, not a URL. A '//host/...'
+    name is local too: the render publishes whatever has no scheme, so it is checked here."""
     url = html.unescape(raw).strip()
-    if not url or url.startswith(("#", "//", "\\\\")):
+    if not url or url.startswith("#"):
         return False
     return not urlsplit(url).scheme
 
@@ -57,7 +58,7 @@ def is_local(raw: str) -> bool:
 def local_name(raw: str) -> str:
     """The path inside content/images/ that a local reference names."""
     url = html.unescape(raw).strip()
-    path = unquote(urlsplit(url).path)
+    path = unquote(urlsplit("/" + url.lstrip("/")).path)
     return path.lstrip("/").removeprefix("images/")
 
 
@@ -96,7 +97,10 @@ def _resolve(name: str, raw: str, shown: str, lexical: Path, folder: Path, kind:
     if not real.exists():
         if kind == "link":
             return Local(name, None, None, "")
-        return Local(name, None, None, f"{shown} not found (put the file in content/images/)")
+        hint = "; a web address needs https://" if html.unescape(raw).startswith("//") else ""
+        return Local(
+            name, None, None, f"{shown} not found (put the file in content/images/){hint}"
+        )
     if not real.is_file():
         return Local(name, None, None, f"{shown} is not a file")
     if kind == "image" and image_size(real) is None:
