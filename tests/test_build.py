@@ -11,7 +11,6 @@ from conftest import TEST_SECRET
 
 from newsletter.tokens import verify
 
-
 ARTICLE = "content/articles/restless-legs-massage.md"
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x08\x08\x02\x00\x00\x00"

@@ -67,9 +67,14 @@ def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendere
 
     if not paths.templates.is_dir():
         raise NewsletterError.single("templates", "the templates folder is missing")
-    draft = render_issue(
-        issue, config=config, env=_env(str(paths.templates)), templates=paths.templates
-    )
+    try:
+        draft = render_issue(
+            issue, config=config, env=_env(str(paths.templates)), templates=paths.templates
+        )
+    except RecursionError:
+        raise NewsletterError.single(
+            issue.path, "the content is nested too deeply to render: flatten its lists", 1
+        ) from None
     html = inline_css(draft.html)
     warnings = []
     size = len(html.encode("utf-8"))

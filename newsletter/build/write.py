@@ -64,6 +64,7 @@ def write_output(
     swapped: list[str] = []
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _refuse_foreign(root, wanted, _owned(root, adopt), shown)  # before writing anything
         with _locked(root):
             return _write_locked(root, wanted, pages, copy_image, shown, adopt, swapped)
     except OSError as exc:
@@ -73,8 +74,18 @@ def write_output(
             else "; the previous build is unchanged"
         )
         raise NewsletterError.single(
-            shown, f"cannot write the build: {exc.strerror or exc}{_where(exc, root)}{done}"
+            shown, f"cannot write the build: {_reason(exc)}{_where(exc, root)}{done}"
         ) from None
+
+
+def _reason(exc: OSError) -> str:
+    """The system's words, and what to do for the usual two."""
+    words = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{words}: free some space, then build again"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{words}: the folder is read-only; make it writable or build elsewhere with --out"
+    return words
 
 
 def _where(exc: OSError, root: Path) -> str:
@@ -109,12 +120,16 @@ def _write_locked(
 ) -> list[Written]:
     issues_dir = root / "issues"
     clean_stale(root)
-    owned = read_manifest(root)
-    if owned is None:
-        owned = set(_existing(root)) if adopt else set()
+    owned = _owned(root, adopt)
     _refuse_foreign(root, wanted, owned, shown)
     issues_dir.mkdir(exist_ok=True)
-    staged = [(item, _stage(issues_dir, item, copy_image)) for item in wanted]
+    staged: list[tuple[IssueFiles, tuple[Path, list[str]]]] = []
+    try:
+        for item in wanted:
+            staged.append((item, _stage(issues_dir, item, copy_image)))
+    except BaseException:
+        clean_stale(root)  # what was staged so far; the lock is still ours
+        raise
     new_files = {f"issues/{item.issue_id}/{name}" for item, (_, names) in staged for name in names}
     _save_manifest(root, owned | new_files | set(PAGES))
     written = []
@@ -131,6 +146,13 @@ def _write_locked(
     kept = {f for f in owned if not f.startswith(tuple(replaced))}
     _save_manifest(root, kept | new_files | set(PAGES))
     return written
+
+
+def _owned(root: Path, adopt: bool) -> set[str]:
+    owned = read_manifest(root)
+    if owned is None:
+        owned = set(_existing(root)) if adopt else set()
+    return owned
 
 
 def _existing(root: Path) -> Iterator[str]:

@@ -219,9 +219,9 @@ def parse_config(
                 continue
             if isinstance(value, str):
                 value = value.strip()
-            message = key.check(value) if key.check else None
-            if message:
-                problems.add(path, where, f"{section}.{name}: {message}")
+            complaint = key.check(value) if key.check else None
+            if complaint:
+                problems.add(path, where, f"{section}.{name}: {complaint}")
                 continue
             values[(section, name)] = value
 

@@ -220,21 +220,21 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
         return None
     width = height = 0
     for key in ("width", "height"):
-        child = field.children.get(key)
-        if child is not None:
+        given = field.children.get(key)
+        if given is not None:
             if (
-                not isinstance(child.value, int)
-                or isinstance(child.value, bool)
-                or child.value <= 0
+                not isinstance(given.value, int)
+                or isinstance(given.value, bool)
+                or given.value <= 0
             ):
                 problems.add(
-                    doc.path, child.line, f"image.{key}: expected a whole number of pixels"
+                    doc.path, given.line, f"image.{key}: expected a whole number of pixels"
                 )
                 return None
             if key == "width":
-                width = child.value
+                width = given.value
             else:
-                height = child.value
+                height = given.value
     path: Path | None = None
     parts = urlsplit(src)
     if parts.scheme:
@@ -289,6 +289,28 @@ def _body_images(
     return tuple(found)
 
 
+MAX_NESTING = 20
+"""Lists or quotes nested deeper exhaust the Markdown parser's recursion; nobody needs 20."""
+_LIST_ITEM = re.compile(r"( *)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+
+def _nesting(body: str, body_line: int, path: str, problems: Collector) -> None:
+    """One problem at the first line nested more than MAX_NESTING lists or quotes deep."""
+    for number, line in enumerate(body.split("\n")):
+        line = line.expandtabs(4)
+        quotes = len(re.match(r"[ >]*", line).group(0).replace(" ", ""))  # type: ignore[union-attr]
+        item = _LIST_ITEM.match(line)
+        depth = max(quotes, (len(item.group(1)) // 4 + 1) if item else 0)
+        if depth > MAX_NESTING:
+            problems.add(
+                path,
+                body_line + number,
+                f"lists or quotes nested {depth} levels deep; at most {MAX_NESTING} are "
+                "supported: flatten the list",
+            )
+            return
+
+
 def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -> Article | None:
     before = len(problems.errors)
     _check_keys(doc, ARTICLE_KEYS, problems)
@@ -311,6 +333,7 @@ def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -
             )
     author = _read(doc, "author", _text(True), problems, "")
     sizes = _body_images(doc.body, doc.body_line, doc.path, paths, problems)
+    _nesting(doc.body, doc.body_line, doc.path, problems)
     if len(problems.errors) > before or date is None:
         return None
     return Article(
@@ -335,6 +358,7 @@ def parse_testimonial(doc: Document, slug: str, problems: Collector) -> Testimon
     service = _required_text(doc, "service", problems, single_line=True)
     date = _read(doc, "date", _date, problems)
     consent = _consent(doc, problems)
+    _nesting(doc.body, doc.body_line, doc.path, problems)
     if not doc.body.strip():
         problems.add(
             doc.path, doc.body_line, "the testimonial's words are missing below the front matter"
@@ -428,6 +452,7 @@ def parse_issue(
         )
     chosen_testimonials = _resolve(doc, "testimonials", testimonials, problems)
     sizes = _body_images(doc.body, doc.body_line, doc.path, paths, problems)
+    _nesting(doc.body, doc.body_line, doc.path, problems)
     if len(problems.errors) > before or date is None:
         return None
     return Issue(

@@ -98,9 +98,7 @@ def _resolve(name: str, raw: str, shown: str, lexical: Path, folder: Path, kind:
         if kind == "link":
             return Local(name, None, None, "")
         hint = "; a web address needs https://" if html.unescape(raw).startswith("//") else ""
-        return Local(
-            name, None, None, f"{shown} not found (put the file in content/images/){hint}"
-        )
+        return Local(name, None, None, f"{shown} not found (put the file in content/images/){hint}")
     if not real.is_file():
         return Local(name, None, None, f"{shown} is not a file")
     if kind == "image" and image_size(real) is None:
