@@ -137,3 +137,20 @@ def test_a_kill_at_any_moment_leaves_the_old_or_the_new_issue(workspace: Path) -
     assert complete(folder) == ("Second" if 11 % 2 else "First")
     leftovers = [p.name for p in (workspace / "dist").rglob(".newsletter-*")]
     assert sorted(leftovers) == [".newsletter-build.json", ".newsletter-build.lock"]
+
+
+def test_a_broken_archive_template_changes_nothing(cli, workspace) -> None:
+    """The archive page is rendered before any folder is swapped: its template error is a
+    path:line problem and the previous build stays whole."""
+    assert cli("build").exit_code == 0
+    email = workspace / "dist" / "issues" / "2026-12" / "email.html"
+    before = email.read_bytes()
+    (workspace / ISSUE).write_text(
+        (workspace / ISSUE).read_text().replace("subject: ", "subject: New ")
+    )
+    archive = workspace / "templates" / "archive.html"
+    archive.write_text(archive.read_text() + "\n{{ issues.nothing.here }}\n")
+    result = cli("build")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("templates/archive.html:")
+    assert email.read_bytes() == before

@@ -238,9 +238,13 @@ def _secret(paths: Paths) -> str:
 
 def archive_pages(built: list[Issue], /, *, config: Config, paths: Paths) -> dict[str, str]:
     """index.html and feed.xml over the issues whose folders exist."""
-    from newsletter.build.archive import render_archive, render_feed
+    import jinja2
 
-    return {
-        "index.html": render_archive(built, config=config, env=_env(str(paths.templates))),
-        "feed.xml": render_feed(built, config=config),
-    }
+    from newsletter.build.archive import render_archive, render_feed
+    from newsletter.build.render import template_problem
+
+    try:
+        page = render_archive(built, config=config, env=_env(str(paths.templates)))
+    except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise NewsletterError([template_problem(exc, paths.templates)]) from None
+    return {"index.html": page, "feed.xml": render_feed(built, config=config)}

@@ -123,6 +123,8 @@ def _write_locked(
     owned = _owned(root, adopt)
     _refuse_foreign(root, wanted, owned, shown)
     issues_dir.mkdir(exist_ok=True)
+    present = {p.name for p in issues_dir.iterdir() if (p / "email.html").is_file()}
+    listing = pages(present | {item.issue_id for item in wanted})  # before anything changes
     staged: list[tuple[IssueFiles, tuple[Path, list[str]]]] = []
     try:
         for item in wanted:
@@ -139,8 +141,7 @@ def _write_locked(
         swapped.append(item.issue_id)
         shutil.rmtree(folder, ignore_errors=True)  # now the old issue folder, if there was one
         written.append(Written(item.issue_id, final, tuple(final / n for n in names)))
-    present = {p.name for p in issues_dir.iterdir() if (p / "email.html").is_file()}
-    for name, text in pages(present).items():
+    for name, text in listing.items():
         _replace(root / name, text.encode("utf-8"))
     replaced = {f"issues/{item.issue_id}/" for item in wanted}
     kept = {f for f in owned if not f.startswith(tuple(replaced))}
