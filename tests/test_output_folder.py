@@ -17,6 +17,7 @@ from conftest import TEST_SECRET
 
 ISSUE = "content/issues/2026-12.md"
 FILES = ["email.html", "email.txt", "index.html", "message.eml"]
+KILLS = 8
 
 
 def test_a_folder_with_files_build_did_not_write_is_refused(cli, workspace, tmp_path) -> None:
@@ -122,7 +123,7 @@ def test_a_kill_at_any_moment_leaves_the_old_or_the_new_issue(workspace: Path) -
     reader.start()
     rng = random.Random(11)
     try:
-        for n in range(12):
+        for n in range(KILLS):
             issue.write_text(text.replace("subject: ", f"subject: {subjects[n % 2]} ", 1))
             process = build_process(workspace)
             time.sleep(rng.uniform(0.5 * took, 1.15 * took))
@@ -134,7 +135,7 @@ def test_a_kill_at_any_moment_leaves_the_old_or_the_new_issue(workspace: Path) -
         reader.join()
     assert missing == []
     assert build_process(workspace).wait() == 0
-    assert complete(folder) == ("Second" if 11 % 2 else "First")
+    assert complete(folder) == ("Second" if (KILLS - 1) % 2 else "First")
     leftovers = [p.name for p in (workspace / "dist").rglob(".newsletter-*")]
     assert sorted(leftovers) == [".newsletter-build.json", ".newsletter-build.lock"]
 
