@@ -155,3 +155,14 @@ def test_a_broken_archive_template_changes_nothing(cli, workspace) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("templates/archive.html:")
     assert email.read_bytes() == before
+
+
+@pytest.mark.parametrize("out", [".", "content", "content/images", "templates", "data"])
+def test_output_never_goes_into_the_workspace_itself(cli, workspace, out: str) -> None:
+    result = cli("build", "--out", str(workspace / out))
+    assert result.exit_code == 1
+    shown = "." if out == "." else out
+    assert result.stderr == (
+        f"--out: {shown} is part of the workspace: build into dist/ (the default) or a folder "
+        "outside content/, templates/ and data/\nFound 1 error.\n"
+    )

@@ -140,3 +140,19 @@ def test_new_issue_with_no_unused_article_says_what_to_do(run, workspace: Path) 
         "again\nFound 1 error.\n"
     )
     assert not (workspace / "content" / "issues" / "2027-01.md").exists()
+
+
+def test_the_suite_reads_its_own_example_never_the_live_content() -> None:
+    """A practitioner's own issue in content/ must never break `make test`: no test or
+    benchmark names the repository's content/ folder; they copy tests/fixtures/example."""
+    here = Path(__file__).resolve().parent
+    live = ('REPO / "content"', "REPO / 'content'", 'parent.parent / "content"')
+    offenders = [
+        f"{path.relative_to(here)}: {pattern}"
+        for path in sorted(here.rglob("*.py"))
+        if path != Path(__file__).resolve()
+        for pattern in live
+        if pattern in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+    assert (here / "fixtures" / "example" / "content" / "newsletter.toml").is_file()

@@ -195,6 +195,7 @@ def build(
     secret = _secret(paths)
     staged = [issue_files(item, config=config, secret=secret, paths=paths) for item in rendered]
     root = (out or paths.dist).resolve()
+    _refuse_workspace_folder(root, paths)
 
     def pages(present: set[str]) -> dict[str, str]:
         return archive_pages(
@@ -223,6 +224,18 @@ def build(
         )
         for item, files, done in zip(rendered, staged, written, strict=True)
     ]
+
+
+def _refuse_workspace_folder(root: Path, paths: Paths) -> None:
+    """Output never goes into the workspace's own folders, where it would mix with content."""
+    workspace = paths.root.resolve()
+    own = [workspace / name for name in ("content", "templates", "data", "newsletter", "tests")]
+    if root == workspace or any(root == p or root.is_relative_to(p) for p in own):
+        raise NewsletterError.single(
+            "--out",
+            f"{paths.rel(root) or '.'} is part of the workspace: build into dist/ (the default) "
+            "or a folder outside content/, templates/ and data/",
+        )
 
 
 def _secret(paths: Paths) -> str:
