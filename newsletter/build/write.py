@@ -69,7 +69,7 @@ def write_output(
             return _write_locked(root, wanted, pages, copy_image, shown, adopt, swapped)
     except OSError as exc:
         done = (
-            f"; {', '.join(swapped)} was replaced, build again to finish"
+            f"; {', '.join(swapped)} was replaced but not the archive page: build again"
             if swapped
             else "; the previous build is unchanged"
         )
