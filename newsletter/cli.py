@@ -92,6 +92,7 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
 
     \b
     Monthly loop:
+      newsletter new --article winter-sleep
       newsletter new 2026-12
       newsletter preview
       newsletter check

@@ -212,3 +212,23 @@ def test_whatever_the_name_dist_holds_only_files_from_content_images(
     }
     for path in published(out / "issues" / "2026-12" / "images"):
         assert path.read_bytes() in inside
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.text(
+        alphabet=st.sampled_from(list("![]()<>\"'=/.%&#;: \n-abcimgsrc") + ["\x00", "é", "\t"]),
+        max_size=80,
+    )
+)
+def test_finding_and_resolving_names_never_raises(hostile: Path, body: str) -> None:
+    """Whatever the body, every name found resolves to a file in content/images/ or a problem."""
+    from newsletter.load.references import find_references, is_local, resolve_local
+
+    images = (hostile / "content" / "images").resolve()
+    for ref in find_references(body):
+        if is_local(ref.raw):
+            local = resolve_local(ref.raw, Paths(hostile), kind=ref.kind)
+            assert local.problem or local.real is None or local.real.is_relative_to(images)
