@@ -219,7 +219,7 @@ def test_whatever_the_name_dist_holds_only_files_from_content_images(
 )
 @given(
     body=st.text(
-        alphabet=st.sampled_from(list("![]()<>\"'=/.%&#;: \n-abcimgsrc") + ["\x00", "é", "\t"]),
+        alphabet=st.sampled_from([*"![]()<>\"'=/.%&#;: \n-abcimgsrc", "\x00", "é", "\t"]),
         max_size=80,
     )
 )
