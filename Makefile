@@ -23,9 +23,9 @@ $(STAMP): pyproject.toml
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv \
 		&& $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
-# (compat editable mode: a path entry instead of an import hook, 40 ms less per command)
+# (hatchling's editable install is a path entry, not an import hook: 40 ms less per command)
 
 install: $(STAMP)
 

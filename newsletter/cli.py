@@ -91,6 +91,7 @@ def main(ctx: click.Context, root: Path, debug: bool) -> None:
 
     \b
     Monthly loop:
+      newsletter new --article winter-sleep
       newsletter new 2026-12
       newsletter preview
       newsletter check
@@ -148,23 +149,46 @@ def build(obj: Context, issue_id: str | None, all_issues: bool, out: Path | None
 
 
 @main.command()
-@click.argument("issue_id")
+@click.argument("issue_id", required=False)
+@click.option(
+    "--article", "article", metavar="SLUG", help="Start content/articles/SLUG.md instead."
+)
 @pass_ctx
-def new(obj: Context, issue_id: str) -> None:
-    """Start content/issues/ISSUE_ID.md from the newest unused articles and testimonial.
+def new(obj: Context, issue_id: str | None, article: str | None) -> None:
+    """Start an article to write, or an issue from the newest unused articles and testimonial.
 
-    Refuses to overwrite an existing issue.
+    Never overwrites a file. An issue needs at least one article not sent before: write it
+    first with --article.
 
     \b
-    Example:
-      newsletter new 2027-01
+    Examples:
+      newsletter new --article winter-sleep    # content/articles/winter-sleep.md to fill in
+      newsletter new 2027-01                   # content/issues/2027-01.md from unused content
     """
-    from newsletter.build.scaffold import new_issue
+    from newsletter.build.scaffold import new_article, new_issue
 
-    path = new_issue(obj.paths, issue_id)
+    if bool(issue_id) == bool(article):
+        raise click.UsageError("give an ISSUE_ID or --article SLUG (one of them)")
+    if article:
+        path = new_article(obj.paths, article)
+        click.echo(
+            f"Created {obj.paths.rel(path)}: fill in the TODOs, then start the issue with "
+            "`newsletter new YYYY-MM`."
+        )
+        return
+    assert issue_id is not None
+    path, scaffold = new_issue(obj.paths, issue_id)
     click.echo(
         f"Created {obj.paths.rel(path)}: write the letter, then `newsletter preview {issue_id}`."
     )
+    click.echo(f"  articles: {', '.join(scaffold.articles)} (the newest not sent before)")
+    if scaffold.testimonials:
+        click.echo(f"  testimonials: {', '.join(scaffold.testimonials)}")
+    else:
+        click.echo(
+            "  testimonials: none (every one was used before); add one in content/testimonials/"
+            " or list an earlier one"
+        )
 
 
 @main.command(name="export")

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from newsletter.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
+"""The tests' own copy of the example content: the practitioner's content/ never breaks a test."""
 TEST_SECRET = "test-secret-not-for-production"
 
 
@@ -33,16 +35,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path) -> None:
 
 
 def copy_example(root: Path) -> Path:
-    """Copy the repository's example content/ and templates/ into root."""
+    """Copy the tests' example content/ and the repository's templates/ into root."""
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(EXAMPLE / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     return root
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    """A fresh copy of the repository's example content/ and templates/."""
+    """A fresh copy of the example content/ and the templates/."""
     return copy_example(tmp_path / "ws")
 
 

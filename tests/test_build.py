@@ -11,6 +11,12 @@ from conftest import TEST_SECRET
 
 from newsletter.tokens import verify
 
+ARTICLE = "content/articles/restless-legs-massage.md"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x08\x08\x02\x00\x00\x00"
+    + b"\x00" * 40
+)
+
 
 def built(cli, workspace: Path, *args: str) -> Path:
     result = cli("build", *args)
@@ -140,12 +146,20 @@ def test_out_and_all(cli, workspace: Path, tmp_path: Path) -> None:
     assert cli("build").stdout.startswith("Built 2027-01 ")  # newest by date is the default
 
 
-def test_rebuild_replaces_the_folder(cli, workspace: Path) -> None:
+def test_rebuild_replaces_what_build_wrote(cli, workspace: Path) -> None:
+    """A picture an earlier build published and the content no longer uses goes; nothing is
+    left beside dist/ but the manifest and the lock."""
+    (workspace / "content" / "images").mkdir()
+    (workspace / "content" / "images" / "calf.png").write_bytes(PNG)
+    article = workspace / ARTICLE
+    article.write_text(article.read_text() + "\n![A calf](calf.png)\n")
     folder = built(cli, workspace)
-    (folder / "stale.txt").write_text("old")
+    assert (folder / "images" / "calf.png").read_bytes() == PNG
+    article.write_text(article.read_text().replace("\n![A calf](calf.png)\n", ""))
     built(cli, workspace)
-    assert not (folder / "stale.txt").exists()
-    assert not [p for p in (workspace / "dist").iterdir() if p.name.startswith(".")]
+    assert not (folder / "images").exists()
+    hidden = sorted(p.name for p in (workspace / "dist").rglob(".*"))
+    assert hidden == [".newsletter-build.json", ".newsletter-build.lock"]
 
 
 def test_build_reads_nothing_from_the_network(cli, workspace: Path, monkeypatch) -> None:
@@ -209,13 +223,13 @@ def test_images_keep_their_subfolder_even_under_an_images_parent(tmp_path: Path)
     import shutil
 
     from click.testing import CliRunner
-    from conftest import REPO
+    from conftest import EXAMPLE, REPO
     from test_content_errors import _png
 
     from newsletter.cli import main
 
     root = tmp_path / "images" / "ws"
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(EXAMPLE / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "content" / "images" / "2026").mkdir(parents=True)
     (root / "content" / "images" / "2026" / "calf.png").write_bytes(_png(400, 300))

@@ -92,6 +92,9 @@ def test_new_scaffolds_from_unused_content(cli, workspace) -> None:
     assert (
         result.stdout
         == "Created content/issues/2027-01.md: write the letter, then `newsletter preview 2027-01`.\n"
+        "  articles: winter-sleep (the newest not sent before)\n"
+        "  testimonials: none (every one was used before); add one in content/testimonials/ or "
+        "list an earlier one\n"
     )
     text = (workspace / "content" / "issues" / "2027-01.md").read_text()
     assert "subject: Sleep better this winter\n" in text

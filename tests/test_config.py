@@ -11,7 +11,9 @@ from newsletter.load.config import load_config, parse_config
 from newsletter.workspace import Paths, load_secret
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = (REPO / "content" / "newsletter.toml").read_text(encoding="utf-8")
+EXAMPLE = (REPO / "tests" / "fixtures" / "example" / "content" / "newsletter.toml").read_text(
+    encoding="utf-8"
+)
 
 
 def problems_of(text: str, env: dict[str, str] | None = None) -> list[str]:

@@ -64,7 +64,7 @@ def run_build(cli) -> tuple[int, list[str]]:
         (
             ARTICLE,
             "---\ntitle: [x\n---\n",
-            f"{ARTICLE}:2: front matter is not valid YAML: expected ',' or ']', but got '<stream end>'",
+            f"{ARTICLE}:2: front matter is not valid YAML: a list in brackets is not closed: add the closing ']' at the end of the line",
         ),
     ],
     ids=["invalid-utf8", "binary", "empty", "list", "unclosed", "no-front-matter", "yaml-error"],
@@ -80,7 +80,9 @@ def test_bad_date(cli, workspace) -> None:
     replace_in(workspace, ARTICLE, "date: 2026-11-20", "date: 12/03")
     code, lines = run_build(cli)
     assert code == 1
-    assert f"{ARTICLE}:4: date: expected a date as YYYY-MM-DD, got '12/03'" in lines
+    assert (
+        f"{ARTICLE}:4: date: expected a date as YYYY-MM-DD, e.g. 2026-12-01, got '12/03'" in lines
+    )
 
 
 def test_unknown_key_suggests_known(cli, workspace) -> None:
@@ -180,7 +182,11 @@ def test_image_outside_images_folder(cli, workspace) -> None:
     )
     code, lines = run_build(cli)
     assert code == 1
-    assert any("image.src:" in l and "not found" in l for l in lines)
+    assert lines == [
+        f"{ARTICLE}:7: image.src: '../newsletter.toml' is outside content/images/: only files in "
+        "content/images/ are published; put the file there and write its name, e.g. newsletter.toml",
+        "Found 1 error.",
+    ]
 
 
 def test_image_without_alt(cli, write, workspace) -> None:
@@ -254,6 +260,8 @@ def test_failed_build_keeps_previous_output(cli, workspace) -> None:
     assert cli("build").exit_code == 1
     assert email.read_bytes() == before
     assert sorted(p.name for p in (workspace / "dist").iterdir()) == [
+        ".newsletter-build.json",
+        ".newsletter-build.lock",
         "feed.xml",
         "index.html",
         "issues",

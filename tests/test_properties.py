@@ -19,8 +19,8 @@ from newsletter.load.frontmatter import parse_document
 from newsletter.model import Article, Consent, Issue, Testimonial
 from newsletter.workspace import Paths
 
-REPO = Path(__file__).resolve().parent.parent
-PATHS = Paths(REPO)
+EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
+PATHS = Paths(EXAMPLE)  # the tests' own content; templates/ links to the repository's
 CONFIG = load_config(PATHS, env={})
 
 NASTY = [

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
 from newsletter.build.placeholders import export
-from newsletter.errors import NewsletterError
+from newsletter.build.write import IssueFiles, write_output
+from newsletter.errors import Collector, NewsletterError
 from newsletter.load.content import Library, pick_issue
 from newsletter.load.loader import load_workspace as load_loaded
 from newsletter.load.loader import pick_issues
+from newsletter.load.references import images_folder, resolve_local
 from newsletter.model import Config, Issue, Rendered
 from newsletter.workspace import Paths, load_secret
 
@@ -56,9 +56,14 @@ def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendere
 
     if not paths.templates.is_dir():
         raise NewsletterError.single("templates", "the templates folder is missing")
-    draft = render_issue(
-        issue, config=config, env=_env(str(paths.templates)), templates=paths.templates
-    )
+    try:
+        draft = render_issue(
+            issue, config=config, env=_env(str(paths.templates)), templates=paths.templates
+        )
+    except RecursionError:
+        raise NewsletterError.single(
+            issue.path, "the content is nested too deeply to render: flatten its lists", 1
+        ) from None
     html = inline_css(draft.html)
     warnings = []
     size = len(html.encode("utf-8"))
@@ -67,7 +72,7 @@ def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendere
             f"the HTML is {size / 1024:.0f} KB: Gmail clips emails over about 102 KB, hiding the "
             "footer and unsubscribe link; shorten the issue or split it"
         )
-    images = tuple(paths.content / "images" / name for name in draft.images)
+    images = local_images(draft.images, issue, paths=paths)
     return Rendered(
         issue=issue,
         html=html,
@@ -77,6 +82,53 @@ def render_rendered(issue: Issue, /, *, config: Config, paths: Paths) -> Rendere
         nonce=draft.nonce,
         warnings=tuple(warnings),
     )
+
+
+def local_images(
+    names: Sequence[str], issue: Issue, /, *, paths: Paths, strict: bool = False
+) -> tuple[Path, ...]:
+    """The files under content/images/ the email names; a name that leads outside it is the
+    content's error (with `strict`, so is a missing file or one that is no image).
+
+    The loader already checked every reference it can find in the Markdown; this checks what the
+    render actually produced, whatever syntax produced it.
+    """
+    problems = Collector()
+    images = []
+    for raw in names:
+        local = resolve_local(raw, paths)
+        path = local.path
+        if path is None and not strict and "outside content/images/" not in local.problem:
+            path = images_folder(paths) / local.name  # check reports it; build refuses it
+        if path is None:
+            where, line = locate(issue, raw)
+            problems.add(where, line, f"image {raw!r}: {local.problem}")
+        elif path not in images:
+            images.append(path)
+    problems.raise_if_errors()
+    return tuple(images)
+
+
+def locate(issue: Issue, needle: str) -> tuple[str, int]:
+    """The content file and line where a name is written (the issue's first line if nowhere)."""
+    sources = [(issue.path, issue.intro, issue.intro_line)]
+    sources += [(a.path, a.body, a.body_line) for a in issue.articles]
+    sources += [(a.path, f"\n{a.image.src}", 0) for a in issue.articles if a.image]
+    for path, text, first in sources:
+        index = text.find(needle)
+        if index >= 0:
+            return path, first + text.count("\n", 0, index)
+    return issue.path, 1
+
+
+def copy_image(name: str, source: Path, target: Path, *, paths: Paths) -> None:
+    """Copy one picture into dist/, checking again that it is still a file in content/images/."""
+    local = resolve_local(name, paths)
+    if local.real is None or local.path != source:
+        raise NewsletterError.single(
+            f"content/images/{name}", local.problem or "changed during the build"
+        )
+    shutil.copyfile(local.real, target)
 
 
 def render_workspace(paths: Paths, issue_id: str | None = None) -> tuple[Config, Rendered]:
@@ -95,43 +147,18 @@ def sample_message(rendered: Rendered, /, *, config: Config, secret: str) -> byt
     return MessageTemplate(rendered, config=config).render(reader)
 
 
-def _write_issue(
-    folder: Path, rendered: Rendered, *, config: Config, secret: str, images: Path
-) -> list[Path]:
-    folder.mkdir(parents=True)
+def issue_files(rendered: Rendered, /, *, config: Config, secret: str, paths: Paths) -> IssueFiles:
+    """What goes into dist/issues/<id>/: the email, its text, the web page, a sample message."""
     files = {
         "email.html": export(rendered.html, rendered.nonce, escape_literal=True),
-        "email.txt": export(rendered.text, rendered.nonce),
+        "email.txt": export(rendered.text, rendered.nonce, escape_literal="text"),
         "index.html": rendered.web_html,
     }
-    written = []
-    for name, text in files.items():
-        path = folder / name
-        path.write_text(text, encoding="utf-8", newline="\n")
-        written.append(path)
-    eml = folder / "message.eml"
-    eml.write_bytes(sample_message(rendered, config=config, secret=secret))
-    written.append(eml)
-    if rendered.images:
-        (folder / "images").mkdir()
-        for image in rendered.images:
-            target = folder / "images" / image.relative_to(images)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(image, target)
-            written.append(target)
-    return written
-
-
-def _swap_in(new: Path, final: Path) -> None:
-    """Replace `final` with `new` so readers see the old folder or the new one, never half."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(new, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    data = {name: text.encode("utf-8") for name, text in files.items()}
+    data["message.eml"] = sample_message(rendered, config=config, secret=secret)
+    folder = images_folder(paths)
+    images = {image.relative_to(folder).as_posix(): image for image in rendered.images}
+    return IssueFiles(rendered.issue.id, data, images)
 
 
 def build(
@@ -141,50 +168,78 @@ def build(
     config, library = load_workspace(paths)
     issues = pick_issues(library, issue_id, all_issues=all_issues)
     rendered = [render_rendered(issue, config=config, paths=paths) for issue in issues]
-    secret = load_secret(paths)
+    problems = Collector()
+    for item in rendered:
+        names = [p.relative_to(images_folder(paths)).as_posix() for p in item.images]
+        try:
+            local_images(names, item.issue, paths=paths, strict=True)
+        except NewsletterError as exc:
+            problems.extend(exc.problems)
+    problems.raise_if_errors()
+    secret = _secret(paths)
+    staged = [issue_files(item, config=config, secret=secret, paths=paths) for item in rendered]
     root = (out or paths.dist).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
-    results = []
+    _refuse_workspace_folder(root, paths)
+
+    def pages(present: set[str]) -> dict[str, str]:
+        return archive_pages(
+            [i for i in library.issues.values() if i.id in present], config=config, paths=paths
+        )
+
+    written = write_output(
+        root,
+        staged,
+        pages=pages,
+        copy_image=lambda name, source, target: copy_image(name, source, target, paths=paths),
+        shown=paths.rel(root),
+        adopt=root == paths.dist.resolve(),
+    )
+    return [
+        BuildResult(
+            issue_id=item.issue.id,
+            folder=done.folder,
+            html_bytes=len(files.files["email.html"]),
+            html_gzip_bytes=len(gzip.compress(files.files["email.html"], 9)),
+            text_bytes=len(item.text.encode("utf-8")),
+            files=done.files,
+            warnings=item.warnings,
+        )
+        for item, files, done in zip(rendered, staged, written, strict=True)
+    ]
+
+
+def _refuse_workspace_folder(root: Path, paths: Paths) -> None:
+    """Output never goes into the workspace's own folders, where it would mix with content."""
+    workspace = paths.root.resolve()
+    own = [workspace / name for name in ("content", "templates", "data", "newsletter", "tests")]
+    if root == workspace or any(root == p or root.is_relative_to(p) for p in own):
+        raise NewsletterError.single(
+            "--out",
+            f"{paths.rel(root) or '.'} is part of the workspace: build into dist/ (the default) "
+            "or a folder outside content/, templates/ and data/",
+        )
+
+
+def _secret(paths: Paths) -> str:
     try:
-        staged = []
-        for item in rendered:
-            folder = staging / item.issue.id
-            files = _write_issue(
-                folder, item, config=config, secret=secret, images=paths.content / "images"
-            )
-            html_bytes = (folder / "email.html").read_bytes()
-            staged.append((item, folder, files, html_bytes))
-        for item, folder, files, html_bytes in staged:
-            final = root / "issues" / item.issue.id
-            _swap_in(folder, final)
-            results.append(
-                BuildResult(
-                    issue_id=item.issue.id,
-                    folder=final,
-                    html_bytes=len(html_bytes),
-                    html_gzip_bytes=len(gzip.compress(html_bytes, 9)),
-                    text_bytes=len(item.text.encode("utf-8")),
-                    files=tuple(final / f.relative_to(folder) for f in files),
-                    warnings=item.warnings,
-                )
-            )
-        _write_archive(root, library, config=config, paths=paths)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return results
+        return load_secret(paths)
+    except OSError as exc:
+        raise NewsletterError.single(
+            "data/secret",
+            f"cannot create the signing secret: {exc.strerror or exc}; "
+            "set NEWSLETTER_SECRET or make data/ writable",
+        ) from None
 
 
-def _write_archive(root: Path, library: Library, *, config: Config, paths: Paths) -> None:
-    """index.html and feed.xml over the issues whose folders exist, each replaced atomically."""
+def archive_pages(built: list[Issue], /, *, config: Config, paths: Paths) -> dict[str, str]:
+    """index.html and feed.xml over the issues whose folders exist."""
+    import jinja2
+
     from newsletter.build.archive import render_archive, render_feed
+    from newsletter.build.render import template_problem
 
-    built = [i for i in library.issues.values() if (root / "issues" / i.id / "email.html").exists()]
-    pages = {
-        "index.html": render_archive(built, config=config, env=_env(str(paths.templates))),
-        "feed.xml": render_feed(built, config=config),
-    }
-    for name, text in pages.items():
-        temporary = root / f".{name}.tmp-{os.getpid()}"
-        temporary.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temporary, root / name)
+    try:
+        page = render_archive(built, config=config, env=_env(str(paths.templates)))
+    except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise NewsletterError([template_problem(exc, paths.templates)]) from None
+    return {"index.html": page, "feed.xml": render_feed(built, config=config)}

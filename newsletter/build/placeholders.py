@@ -113,13 +113,44 @@ def fill(document: str, values: Mapping[str, str], nonce: str) -> str:
     return compile_markers(document, nonce).fill(values)
 
 
+OPENERS: dict[str, tuple[str, ...]] = {
+    "native": ("%%",),
+    "mailchimp": ("*|",),
+    "listmonk": ("{{",),
+    "buttondown": ("{{", "{%"),
+}
+"""How each syntax's tags begin: in literal text these pairs are broken so they cannot be read
+as a tag."""
+
+WORD_JOINER = "\u2060"
+"""Invisible and zero-width: a literal '%%' in plain text is written '%\u2060%'."""
+
+
+def neutralise(document: str, style: str = "native", *, kind: Literal["html", "text"]) -> str:
+    """Break every tag opener in literal text: HTML writes its second character as an entity
+    (shown the same), plain text puts a word joiner between the two (shown the same)."""
+    for opener in OPENERS[style]:
+        first, second = re.escape(opener[0]), opener[1]
+        if kind == "html":
+            document = document.replace(opener, f"{opener[0]}&#{ord(second)};")
+        else:
+            document = re.sub(f"{first}(?={re.escape(second)})", opener[0] + WORD_JOINER, document)
+    return document
+
+
 def export(
-    document: str, nonce: str, style: str = "native", *, escape_literal: bool = False
+    document: str,
+    nonce: str,
+    style: str = "native",
+    *,
+    escape_literal: bool | Literal["html", "text"] = False,
 ) -> str:
-    """Write markers in a merge-tag syntax; `escape_literal` keeps literal %% in HTML unambiguous."""
+    """Write markers in a merge-tag syntax. `escape_literal` ("html" or True, or "text") first
+    breaks tag-like text from content, so only the markers read as tags afterwards."""
     tags = MERGE_TAGS[style]
     if escape_literal:
-        document = document.replace("%%", "%&#37;")
+        kind: Literal["html", "text"] = "text" if escape_literal == "text" else "html"
+        document = neutralise(document, style, kind=kind)
     return _pattern(nonce).sub(lambda m: tags[m.group(2)], document)
 
 

@@ -13,18 +13,18 @@ JSON_VERSION = 1
 
 
 def problems_to_findings(problems: Iterable[Problem]) -> list[Finding]:
-    """The loader's problems in the check format, so one run shows every kind of mistake."""
+    """The loader's problems in the check format, so one run shows every kind of mistake.
+
+    Their messages already say what to do, so they carry no separate fix line."""
     out = []
     for problem in problems:
         if problem.path.startswith("templates"):
-            rule, fix = "template", "correct the template at this line"
+            rule = "template"
         elif problem.path.endswith("newsletter.toml") or problem.path.startswith("NEWSLETTER_"):
-            rule, fix = "config", "correct the setting named in the message"
+            rule = "config"
         else:
-            rule, fix = "content", "correct the file at this line; the message says what it expects"
-        out.append(
-            Finding(rule, problem.severity, problem.path, problem.line, problem.message, fix)
-        )
+            rule = "content"
+        out.append(Finding(rule, problem.severity, problem.path, problem.line, problem.message, ""))
     return out
 
 
@@ -95,7 +95,7 @@ def format_text(findings: Iterable[Finding], checked: Iterable[str] = ()) -> str
     """`path:line: severity: message [rule]`, an indented fix line, then one summary line."""
     items = list(findings)
     errors, warnings = count(items)
-    lines = [str(f) for f in items]
+    lines = [str(f) if f.fix else f"{f.where}: {f.severity}: {f.message} [{f.rule}]" for f in items]
     names = ", ".join(issues_of(items, checked)) or "the workspace"
     if not items:
         lines.append(f"{names}: no problems found.")

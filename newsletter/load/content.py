@@ -16,10 +16,13 @@ from newsletter.errors import Collector, NewsletterError, did_you_mean
 from newsletter.load.frontmatter import Document, Field, parse_document
 from newsletter.load.images import display_size, image_size
 from newsletter.load.lines import key_lines, markdown_blocks
+from newsletter.load.references import find_references, is_local, resolve_local
+from newsletter.load.yamlsafe import real_date_reason
 from newsletter.model import Article, Consent, Image, Issue, Testimonial
 from newsletter.workspace import Paths, read_text
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EXAMPLE_DATE = "2026-12-01"
 SLUG_HELP = "use lowercase letters, digits and single hyphens, e.g. restless-legs"
 
 
@@ -69,8 +72,17 @@ def _date(field: Field, key: str, path: str, problems: Collector) -> dt.date | N
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
-            pass
-    problems.add(path, field.line, f"{key}: expected a date as YYYY-MM-DD, got {value!r}")
+            reason = real_date_reason(value)
+            if reason:
+                problems.add(
+                    path, field.line, f"{key}: {value.strip()} is not a real date: {reason}"
+                )
+                return None
+    problems.add(
+        path,
+        field.line,
+        f"{key}: expected a date as YYYY-MM-DD, e.g. {EXAMPLE_DATE}, got {_describe(value)}",
+    )
     return None
 
 
@@ -83,6 +95,15 @@ def _slugs(field: Field, key: str, path: str, problems: Collector) -> tuple[str,
         return None
     out: list[str] = []
     for item in value:
+        if isinstance(item, str) and re.match(r"-[^\s-]", item):
+            first = item.split()[0].lstrip("-")
+            problems.add(
+                path,
+                field.line,
+                f"{key}: {item!r}: a list item needs a space after '-': write '- {first}', "
+                "one item a line",
+            )
+            continue
         if not isinstance(item, str) or not is_slug(item):
             problems.add(path, field.line, f"{key}: {item!r} is not a slug ({SLUG_HELP})")
             continue
@@ -200,21 +221,21 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
         return None
     width = height = 0
     for key in ("width", "height"):
-        child = field.children.get(key)
-        if child is not None:
+        given = field.children.get(key)
+        if given is not None:
             if (
-                not isinstance(child.value, int)
-                or isinstance(child.value, bool)
-                or child.value <= 0
+                not isinstance(given.value, int)
+                or isinstance(given.value, bool)
+                or given.value <= 0
             ):
                 problems.add(
-                    doc.path, child.line, f"image.{key}: expected a whole number of pixels"
+                    doc.path, given.line, f"image.{key}: expected a whole number of pixels"
                 )
                 return None
             if key == "width":
-                width = child.value
+                width = given.value
             else:
-                height = child.value
+                height = given.value
     path: Path | None = None
     parts = urlsplit(src)
     if parts.scheme:
@@ -229,19 +250,14 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
             problems.add(doc.path, src_field.line, "image: a remote image needs width and height")
             return None
     else:
-        path, rel = _local_image(src, paths)
-        if path is None:
-            problems.add(
-                doc.path,
-                src_field.line,
-                f"image.src: {rel} not found (put the file in content/images/)",
-            )
+        local = resolve_local(src, paths)
+        if local.problem or local.real is None:
+            problems.add(doc.path, src_field.line, f"image.src: {local.problem}")
             return None
+        path = local.real
         size = image_size(path)
         if size is None:
-            problems.add(
-                doc.path, src_field.line, f"image.src: {rel} is not a PNG, JPEG, GIF or WebP image"
-            )
+            problems.add(doc.path, src_field.line, f"image.src: {local.name} cannot be read")
             return None
         natural_w, natural_h = size
         if width and not height:
@@ -250,51 +266,50 @@ def _image(doc: Document, paths: Paths, problems: Collector) -> Image | None:
             width = round(natural_w * height / natural_h)
         elif not width:
             width, height = display_size(natural_w, natural_h)
-        src = path.relative_to(paths.content / "images").as_posix()
+        src = local.name
     width, height = display_size(width, height)
     return Image(src=src, alt=alt, width=width, height=height, path=path)
-
-
-def _local_image(src: str, paths: Paths) -> tuple[Path | None, str]:
-    """Resolve src under content/images/, refusing anything that escapes it."""
-    clean = src.removeprefix("images/").removeprefix("/images/").lstrip("/")
-    base = (paths.content / "images").resolve()
-    target = (base / clean).resolve()
-    rel = f"content/images/{clean}"
-    if base not in target.parents or not target.is_file():
-        return None, rel
-    return target, rel
-
-
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)")
-_HTML_IMAGE = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
 
 
 def _body_images(
     body: str, body_line: int, path: str, paths: Paths, problems: Collector
 ) -> tuple[tuple[str, int, int], ...]:
-    """Check that local images in a Markdown body exist; return their pixel sizes."""
+    """Check every local name in a Markdown body; return the pixel sizes of its images."""
     found: list[tuple[str, int, int]] = []
-    for pattern in (_MD_IMAGE, _HTML_IMAGE):
-        for m in pattern.finditer(body):
-            src = m.group(1)
-            if urlsplit(src).scheme or src.startswith("//"):
-                continue
-            line = body_line + body[: m.start()].count("\n")
-            file, rel = _local_image(src, paths)
-            if file is None:
-                problems.add(
-                    path, line, f"image {src!r}: {rel} not found (put the file in content/images/)"
-                )
-                continue
-            size = image_size(file)
-            if size is None:
-                problems.add(
-                    path, line, f"image {src!r}: {rel} is not a PNG, JPEG, GIF or WebP image"
-                )
-                continue
-            found.append((src, *size))
+    for ref in sorted(find_references(body), key=lambda r: r.line):
+        if not is_local(ref.raw):
+            continue
+        local = resolve_local(ref.raw, paths, kind=ref.kind)
+        if local.problem:
+            problems.add(path, body_line + ref.line, f"{ref.what} {ref.raw!r}: {local.problem}")
+            continue
+        if local.real is not None and ref.kind == "image":
+            size = image_size(local.real)
+            if size is not None and not any(src == ref.raw for src, _, _ in found):
+                found.append((ref.raw, *size))
     return tuple(found)
+
+
+MAX_NESTING = 20
+"""Lists or quotes nested deeper exhaust the Markdown parser's recursion; nobody needs 20."""
+_LIST_ITEM = re.compile(r"( *)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+
+def _nesting(body: str, body_line: int, path: str, problems: Collector) -> None:
+    """One problem at the first line nested more than MAX_NESTING lists or quotes deep."""
+    for number, line in enumerate(body.split("\n")):
+        line = line.expandtabs(4)
+        quotes = len(re.match(r"[ >]*", line).group(0).replace(" ", ""))  # type: ignore[union-attr]
+        item = _LIST_ITEM.match(line)
+        depth = max(quotes, (len(item.group(1)) // 4 + 1) if item else 0)
+        if depth > MAX_NESTING:
+            problems.add(
+                path,
+                body_line + number,
+                f"lists or quotes nested {depth} levels deep; at most {MAX_NESTING} are "
+                "supported: flatten the list",
+            )
+            return
 
 
 def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -> Article | None:
@@ -319,6 +334,7 @@ def parse_article(doc: Document, slug: str, paths: Paths, problems: Collector) -
             )
     author = _read(doc, "author", _text(True), problems, "")
     sizes = _body_images(doc.body, doc.body_line, doc.path, paths, problems)
+    _nesting(doc.body, doc.body_line, doc.path, problems)
     if len(problems.errors) > before or date is None:
         return None
     return Article(
@@ -345,6 +361,7 @@ def parse_testimonial(doc: Document, slug: str, problems: Collector) -> Testimon
     service = _required_text(doc, "service", problems, single_line=True)
     date = _read(doc, "date", _date, problems)
     consent = _consent(doc, problems)
+    _nesting(doc.body, doc.body_line, doc.path, problems)
     if not doc.body.strip():
         problems.add(
             doc.path, doc.body_line, "the testimonial's words are missing below the front matter"
@@ -429,8 +446,18 @@ def parse_issue(
         else:
             greeting = _text(True)(greeting_field, "greeting", doc.path, problems) or ""
     chosen_articles = _resolve(doc, "articles", articles, problems)
+    articles_field = doc.fields.get("articles")
+    if articles_field is not None and not articles_field.value:
+        problems.add(
+            doc.path,
+            articles_field.line,
+            "articles: an issue needs at least one article: list its name (the file name "
+            "without .md), e.g. articles: [winter-sleep]; `newsletter new --article SLUG` "
+            "starts a new one",
+        )
     chosen_testimonials = _resolve(doc, "testimonials", testimonials, problems)
     sizes = _body_images(doc.body, doc.body_line, doc.path, paths, problems)
+    _nesting(doc.body, doc.body_line, doc.path, problems)
     if len(problems.errors) > before or date is None:
         return None
     return Issue(

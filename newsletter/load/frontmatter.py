@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from newsletter.errors import NewsletterError, Problem
+from newsletter.load.yamlsafe import Refused, compose, construct, plain_reason
 
 
 class Field(NamedTuple):
@@ -48,13 +49,23 @@ def _node_fields(
             else None
         )
         try:
-            value = yaml.constructor.SafeConstructor().construct_object(value_node, deep=True)
-        except yaml.YAMLError as exc:
-            reason = getattr(exc, "problem", None) or "unsupported YAML"
-            problems.append(Problem(path, value_node.start_mark.line + offset, f"{key}: {reason}"))
+            value = construct(value_node)
+        except Refused as exc:
+            problems.append(Problem(path, exc.line + offset, f"{key}: {exc.message}"))
             continue
         fields[key] = Field(value, line, children)
     return fields
+
+
+def _mark(exc: yaml.MarkedYAMLError) -> yaml.Mark | None:
+    """Where the broken construct began (an unclosed list's own line) for an unclosed bracket or
+    quote; else where the parser gave up."""
+    problem = exc.problem or ""
+    if exc.context_mark and ("expected ','" in problem or "end of stream" in problem):
+        return exc.context_mark
+    if exc.context_mark and problem == "could not find expected ':'":
+        return exc.context_mark
+    return exc.problem_mark or exc.context_mark
 
 
 def parse_document(text: str, *, path: str) -> Document:
@@ -78,13 +89,15 @@ def parse_document(text: str, *, path: str) -> Document:
     source = "\n".join(lines[1:end])
     offset = 2  # YAML line 0 is file line 2
     try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
+        node = compose(source)
+    except Refused as exc:
+        raise NewsletterError.single(
+            path, f"front matter: {exc.message}", exc.line + offset
+        ) from None
     except yaml.MarkedYAMLError as exc:
-        # The context mark is where the broken construct began (an unclosed list's own line);
-        # the problem mark is where the parser gave up, often the line after.
-        mark = exc.context_mark or exc.problem_mark
+        mark = _mark(exc)
         line = mark.line + offset if mark else 1
-        reason = exc.problem or "invalid YAML"
+        reason = plain_reason(exc, lines[1:end])
         raise NewsletterError.single(
             path, f"front matter is not valid YAML: {reason}", line
         ) from None

@@ -101,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         root.mkdir()
-        shutil.copytree(REPO / "content", root / "content")
+        shutil.copytree(REPO / "tests" / "fixtures" / "example" / "content", root / "content")
         shutil.copytree(REPO / "templates", root / "templates")
         cache = Path(tmp) / "cache"
         cold_build(root, cache, runs=1)  # fills the cache folder

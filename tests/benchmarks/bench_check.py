@@ -22,7 +22,7 @@ from newsletter.workspace import Paths  # noqa: E402
 
 def workspace(tmp: Path, name: str, extra_kb: int) -> Path:
     root = tmp / name
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "tests" / "fixtures" / "example" / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     if extra_kb:
         article = root / "content/articles/restless-legs-massage.md"

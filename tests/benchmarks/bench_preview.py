@@ -29,7 +29,7 @@ TARGET_MS = 150.0
 
 def workspace() -> Path:
     root = Path(tempfile.mkdtemp(prefix="bench-preview-"))
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "tests" / "fixtures" / "example" / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     return root
 

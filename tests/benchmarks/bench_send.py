@@ -66,7 +66,7 @@ def start_sink() -> tuple[subprocess.Popen, int]:
 
 def workspace(subscribers: int) -> Path:
     root = Path(tempfile.mkdtemp(prefix="bench-send-"))
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "tests" / "fixtures" / "example" / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     conn = database.connect(root / "data" / "newsletter.db")
     conn.execute("BEGIN")
