@@ -11,7 +11,9 @@ from newsletter.load.config import parse_config
 from newsletter.model import InboxSettings
 from newsletter.workspace import Paths, load_imap_password
 
-BASE = (Path(__file__).resolve().parent.parent / "content" / "newsletter.toml").read_text()
+BASE = (
+    Path(__file__).resolve().parent / "fixtures" / "example" / "content" / "newsletter.toml"
+).read_text()
 
 
 def config(extra: str = "", env: dict[str, str] | None = None):

@@ -73,7 +73,9 @@ def _reserved_sender_is_an_error(finding: Finding, config: Config) -> Finding:
 def published_urls(rendered: Rendered, /, *, config: Config, paths: Paths) -> list[str]:
     """The web version and every local image of the issue, where the email points for them."""
     issue = f"{config.base_url}/issues/{rendered.issue.id}/"
-    images = paths.content / "images"
+    from newsletter.load.references import images_folder
+
+    images = images_folder(paths)
     return [issue] + [
         f"{issue}images/{quote(image.relative_to(images).as_posix())}" for image in rendered.images
     ]
