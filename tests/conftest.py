@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from newsletter.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_SECRET = "test-secret-not-for-production"
+TEST_SECRET = "test-secret-not-for-production-use"
 
 
 @pytest.fixture(scope="session")

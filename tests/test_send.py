@@ -23,7 +23,7 @@ from newsletter.mail import database, ledger, subscribers
 from newsletter.mail import send as sending
 from newsletter.workspace import Paths
 
-SECRET = "test-secret-not-for-production"
+SECRET = "test-secret-not-for-production-use"
 FAST = sending.SendOptions(retry_after=0.05, retry_cap=0.2)
 
 
