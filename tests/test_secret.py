@@ -42,7 +42,9 @@ def test_a_weak_secret_file_is_refused(tmp_path: Path, content: str, what: str) 
 @pytest.mark.parametrize("value", ["", "   ", "x" * 31])
 def test_a_weak_environment_secret_is_refused(tmp_path: Path, value: str) -> None:
     """NEWSLETTER_SECRET set but weak is an error, never a silent fall-back to the file."""
-    with pytest.raises(NewsletterError, match=r"^NEWSLETTER_SECRET: the signing secret is too weak"):
+    with pytest.raises(
+        NewsletterError, match=r"^NEWSLETTER_SECRET: the signing secret is too weak"
+    ):
         load_secret(Paths(tmp_path), env={"NEWSLETTER_SECRET": value})
     assert not (tmp_path / "data").exists()
 

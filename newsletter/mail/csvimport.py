@@ -192,7 +192,11 @@ class Columns:
                 f"{email}: the {self.consent_name!r} column is empty; fill it in, or give "
                 "--consent for the rows without one"
             )
-        return Row(line, email, clean_name(name), sys.intern(consent))
+        try:
+            name = clean_name(name)
+        except ValueError as exc:
+            return f"{email}: {exc}"
+        return Row(line, email, name, sys.intern(consent))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import email.errors
 import datetime as dt
 import functools
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -123,6 +125,11 @@ def add(
     consent = " ".join(consent.split())
     if not consent:
         raise NewsletterError.single(address, NO_CONSENT_ONE)
+    try:
+        name = clean_name(name)
+        consent = clean_name(consent)
+    except ValueError as exc:
+        raise NewsletterError.single(address, str(exc)) from None
     now = now or now_utc()
     with transaction(conn):
         existing = get(conn, address)
@@ -130,7 +137,7 @@ def add(
             conn.execute(
                 "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
                 " consent_at, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
-                (address, email_key(address), clean_name(name), source, consent, now, now, now),
+                (address, email_key(address), name, source, consent, now, now, now),
             )
         elif existing.status == "active":
             raise NewsletterError.single(existing.email, "already subscribed")
@@ -145,7 +152,7 @@ def add(
                 "UPDATE subscribers SET status = 'active', consent = ?, consent_at = ?,"
                 " name = COALESCE(NULLIF(?, ''), name), updated_at = ?"
                 " WHERE id = ?",
-                (consent, now, clean_name(name), now, existing.id),
+                (consent, now, name, now, existing.id),
             )
         added = get(conn, address)
     assert added is not None
@@ -164,9 +171,64 @@ def _status_date(subscriber: Subscriber) -> str:
     return subscriber.updated_at
 
 
+NAME_LIMIT = 200
+"""Characters in a name: a greeting and a To header, not a document."""
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def clean_name(name: str) -> str:
-    """One line, single spaces: names go into greetings and headers."""
-    return " ".join(name.split())
+    """The name as stored: one line of printable text, single spaces, at most NAME_LIMIT.
+
+    Called once, by `add` and by the CSV import, so every stored name is already safe for a
+    greeting and a header. RFC 2047 encoded words (`=?utf-8?q?...?=`, as some exports
+    write names) are decoded first, so one that hides a CR, LF or NUL is cleaned like the
+    plain character. Control, format-direction and separator characters become spaces;
+    unpaired surrogates (from undecodable command-line bytes) are dropped. Raises
+    ValueError for a name longer than the limit.
+    """
+    if "=?" in name and _ENCODED_WORD.search(name):
+        name = _decode_encoded_words(name)
+    kept = []
+    for char in name:
+        category = unicodedata.category(char)
+        if category == "Cs":
+            continue
+        if category in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            kept.append(" ")
+        else:
+            kept.append(char)
+    cleaned = " ".join("".join(kept).split())
+    if len(cleaned) > NAME_LIMIT:
+        raise ValueError(
+            f"the name is {len(cleaned):,} characters long; at most {NAME_LIMIT} are kept "
+            "(it goes into the greeting and the To header)"
+        )
+    return cleaned
+
+
+def _decode_encoded_words(name: str) -> str:
+    """Decode each RFC 2047 word as a mail reader would; an undecodable one stays as written."""
+    return _ENCODED_WORD.sub(_decode_word, _BETWEEN_WORDS.sub(r"\1\2", name))
+
+
+_BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
+"""White space between two encoded words is not part of the text (RFC 2047 6.2)."""
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    import email.header
+
+    try:
+        ((data, charset),) = email.header.decode_header(match.group(0))
+        if isinstance(data, str):
+            return data
+        return data.decode(charset or "ascii", "replace")
+    except (ValueError, LookupError, email.errors.HeaderParseError):
+        return match.group(0)
 
 
 def _set_status(conn: sqlite3.Connection, email: str, status: str, now: str | None) -> Subscriber:
