@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import email.errors
 import datetime as dt
+import email.errors
+import email.header
 import functools
 import re
 import sqlite3
@@ -220,8 +221,6 @@ _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 
 
 def _decode_word(match: re.Match[str]) -> str:
-    import email.header
-
     try:
         ((data, charset),) = email.header.decode_header(match.group(0))
         if isinstance(data, str):
