@@ -225,7 +225,7 @@ def _decode_word(match: re.Match[str]) -> str:
         ((data, charset),) = email.header.decode_header(match.group(0))
         if isinstance(data, str):
             return data
-        return data.decode(charset or "ascii", "replace")
+        return str(data.decode(charset or "ascii", "replace"))
     except (ValueError, LookupError, email.errors.HeaderParseError):
         return match.group(0)
 
@@ -398,3 +398,37 @@ def export_csv_file(conn: sqlite3.Connection, file: Path) -> int:
             str(file), f"cannot write the export: {exc.strerror}"
         ) from None
     return rows
+
+
+# --- what the send ledger asks of the list (it never writes this table itself) -------------
+
+
+def inactive_among(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
+    """The status of each of these subscribers who is no longer active (left the list)."""
+    wanted = tuple(ids)
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    return {
+        row[0]: row[1]
+        for row in conn.execute(
+            f"SELECT id, status FROM subscribers WHERE id IN ({marks}) AND status != 'active'",
+            wanted,
+        )
+    }
+
+
+def mark_bounced_by_id(conn: sqlite3.Connection, subscriber_id: int, *, now: str) -> None:
+    """A 5.1.x reply during a send: this active subscriber's address is dead."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE subscribers SET status = 'bounced', updated_at = ? "
+            "WHERE id = ? AND status = 'active'",
+            (now, subscriber_id),
+        )
+
+
+def count_active(conn: sqlite3.Connection) -> int:
+    return int(
+        conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
+    )
