@@ -49,6 +49,8 @@ def address_header(field: str, name: str, address: str) -> bytes:
     decodes and re-folds such words into a phrase that parses as two addresses. A UTF-8
     local part (`zoë@...`) is written as is: that message goes with SMTPUTF8 (RFC 6532).
     """
+    if _UNSAFE_ADDRESS.search(address):
+        raise ValueError(f"the address {address!r} holds spaces or control characters")
     address = _ascii_domain(address)
     display = clean_header(name)
     if not display:
@@ -70,6 +72,9 @@ def address_header(field: str, name: str, address: str) -> bytes:
 
 
 _STAND_IN = "a@a"
+_UNSAFE_ADDRESS = re.compile(r"[\s\x00-\x1f\x7f<>]")
+"""Never in a stored address (imports validate); one written by another tool is refused
+rather than let it add a header or an SMTP command."""
 
 
 def _ascii_domain(address: str) -> str:

@@ -49,6 +49,10 @@ def connect(path: Path) -> sqlite3.Connection:
     exactly where the code says and never implicitly.
     """
     path = Path(path)
+    if str(path) == ":memory:":
+        conn = sqlite3.connect(path, isolation_level=None)
+        _prepare(conn)
+        return conn
     if path.is_dir():
         raise NewsletterError.single(
             str(path), "is a folder, not a database file; give a file with --db or NEWSLETTER_DB"

@@ -67,8 +67,10 @@ class Reply:
 
 
 def _reply(code: int, message: bytes | str) -> Reply:
+    """The reply as one line of printable text: it is stored and shown in a terminal."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return Reply(code, " ".join(text.split()))
+    text = "".join(ch if ch.isprintable() or ch.isspace() else "?" for ch in text)
+    return Reply(code, " ".join(text.split())[:500])
 
 
 def is_user_unknown(reply: Reply) -> bool:
@@ -78,10 +80,13 @@ def is_user_unknown(reply: Reply) -> bool:
 
 
 def classify(reply: Reply, *, reconnect: bool = False) -> SmtpError:
-    """4xx is worth retrying (421 also means the server closed the line); 5xx is final."""
+    """4xx at any stage is worth retrying, on a new connection (452 "too many messages",
+    421 "closing"); 5xx is final; anything else (no valid code) is a broken line."""
     if 400 <= reply.code < 500:
-        return TransientError(str(reply), reconnect=reconnect or reply.code == 421)
-    return PermanentError(str(reply), user_unknown=is_user_unknown(reply))
+        return TransientError(str(reply), reconnect=True)
+    if 500 <= reply.code < 600:
+        return PermanentError(str(reply), user_unknown=is_user_unknown(reply))
+    return TransientError(f"unexpected reply: {reply}", reconnect=True)
 
 
 def stuff_dots(message: bytes) -> bytes:
@@ -230,7 +235,8 @@ class SmtpTransport:
         if sender_utf8 or rcpt_utf8:
             if not conn.has_extn("smtputf8"):
                 raise PermanentError(
-                    f"{self.where} does not support SMTPUTF8, needed for {recipient!r}"
+                    f"not sent: the address has non-ASCII characters before the @, which "
+                    f"need SMTPUTF8, and {self.where} does not offer it"
                 )
             options.append("SMTPUTF8")
             conn.command_encoding = "utf-8"
