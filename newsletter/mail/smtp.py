@@ -262,8 +262,14 @@ class SmtpTransport:
             return str(_reply(code, text))
 
     def abandon(self) -> None:
-        """Drop a prepared message: closing the connection is the only way out of DATA."""
-        self.close()
+        """Drop a prepared message: closing the connection is the only way out of DATA.
+
+        No QUIT: inside DATA the server would take it as a line of the message and never
+        answer, so the socket is simply closed (the server discards the transaction).
+        """
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
 
     @contextlib.contextmanager
     def _errors(self, conn: smtplib.SMTP) -> Iterator[None]:

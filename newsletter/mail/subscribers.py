@@ -325,8 +325,9 @@ class ImportCounts:
     """Unsubscribed, bounced or complained: never made active again by an import."""
 
 
-class _DryRun(Exception):
-    """Raised inside the import transaction to roll it back after counting."""
+IMPORT_BATCH = 500
+"""Rows per import transaction: short enough that a send, the web service or another
+writer never waits long for the lock (each batch commits in milliseconds)."""
 
 
 def import_rows(
@@ -337,31 +338,73 @@ def import_rows(
     dry_run: bool = False,
     now: str | None = None,
 ) -> ImportCounts:
-    """Merge (email, name, consent) rows, unique by address, into the list in one transaction.
+    """Merge (email, name, consent) rows, unique by address, into the list in short batches.
 
     New addresses are added as active with their consent; active ones get a changed name;
-    anyone who left stays as they are. A dry run does the same work and rolls it back, so
-    its counts are exactly what the real import would report.
+    anyone who left stays as they are. Each batch is its own transaction, so other
+    processes write between them. A dry run counts the same way and writes nothing.
     """
     now = now or now_utc()
-    counts = ImportCounts()
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS incoming (key TEXT PRIMARY KEY, email TEXT NOT NULL,"
+        " name TEXT NOT NULL, consent TEXT NOT NULL)"
+    )
+    total = ImportCounts()
+    batch: list[tuple[str, str, str, str]] = []
     try:
-        with transaction(conn):
-            conn.execute(
-                "CREATE TEMP TABLE incoming (key TEXT PRIMARY KEY, email TEXT NOT NULL,"
-                " name TEXT NOT NULL, consent TEXT NOT NULL)"
-            )
-            conn.executemany(
-                "INSERT INTO temp.incoming (key, email, name, consent) VALUES (?, ?, ?, ?)",
-                ((email_key(email), email, name, consent) for email, name, consent in rows),
-            )
-            total, added, updated, skipped = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(s.id IS NULL), 0),"
-                " COALESCE(SUM(s.status = 'active' AND i.name != '' AND i.name != s.name), 0),"
-                " COALESCE(SUM(s.status != 'active'), 0)"
-                " FROM temp.incoming i LEFT JOIN subscribers s ON s.email_key = i.key"
-            ).fetchone()
-            counts = ImportCounts(added, updated, total - added - updated - skipped, skipped)
+        for email, name, consent in rows:
+            batch.append((email_key(email), email, name, consent))
+            if len(batch) >= IMPORT_BATCH:
+                total = _add_counts(total, _patient_batch(conn, batch, source, now, dry_run))
+                batch.clear()
+        if batch:
+            total = _add_counts(total, _patient_batch(conn, batch, source, now, dry_run))
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.incoming")
+    return total
+
+
+def _patient_batch(
+    conn: sqlite3.Connection,
+    batch: list[tuple[str, str, str, str]],
+    source: str,
+    now: str,
+    dry_run: bool,
+) -> ImportCounts:
+    """A batch that waits for another writer (a long send, the web service) to finish."""
+    from newsletter.mail.database import patiently
+
+    return patiently(lambda: _import_batch(conn, batch, source, now, dry_run), patience=300)
+
+
+def _add_counts(a: ImportCounts, b: ImportCounts) -> ImportCounts:
+    return ImportCounts(
+        a.added + b.added, a.updated + b.updated, a.unchanged + b.unchanged, a.skipped + b.skipped
+    )
+
+
+def _import_batch(
+    conn: sqlite3.Connection,
+    batch: list[tuple[str, str, str, str]],
+    source: str,
+    now: str,
+    dry_run: bool,
+) -> ImportCounts:
+    """One batch in one transaction; a dry run only reads (no write lock on the list)."""
+    conn.execute("BEGIN" if dry_run else "BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM temp.incoming")
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.incoming (key, email, name, consent) VALUES (?, ?, ?, ?)",
+            batch,
+        )
+        total, added, updated, skipped = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(s.id IS NULL), 0),"
+            " COALESCE(SUM(s.status = 'active' AND i.name != '' AND i.name != s.name), 0),"
+            " COALESCE(SUM(s.status != 'active'), 0)"
+            " FROM temp.incoming i LEFT JOIN subscribers s ON s.email_key = i.key"
+        ).fetchone()
+        if not dry_run:
             conn.execute(
                 "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
                 " consent_at, created_at, updated_at)"
@@ -376,12 +419,11 @@ def import_rows(
                 " AND i.name != '' AND i.name != subscribers.name",
                 (now,),
             )
-            conn.execute("DROP TABLE temp.incoming")
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    return counts
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("ROLLBACK" if dry_run else "COMMIT")
+    return ImportCounts(added, updated, total - added - updated - skipped, skipped)
 
 
 def export_csv_file(conn: sqlite3.Connection, file: Path) -> int:
