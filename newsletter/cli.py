@@ -49,6 +49,9 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
+            if type(exc).__module__ == "sqlite3" and _damaged(exc):
+                click.echo("the database is damaged: restore it from a backup", err=True)
+                ctx.exit(1)
             debug = bool(ctx.obj and ctx.obj.debug) or "--debug" in sys.argv
             if debug:
                 raise
@@ -58,6 +61,12 @@ class Group(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def _damaged(exc: Exception) -> bool:
+    """SQLite's words for a file that is not (or no longer) a whole database."""
+    text = str(exc)
+    return "malformed" in text or "not a database" in text or "disk image" in text
 
 
 def report_problems(problems: Any) -> None:
@@ -465,7 +474,7 @@ def subscribers_list(ctx: Context, status: str | None, db: Path | None) -> None:
     conn = connect(_database(ctx, db))
     try:
         for s in subs.iter_subscribers(conn, status=status):
-            click.echo(f"{s.email}\t{s.status}\t{s.name}")
+            click.echo(f"{_safe(s.email)}\t{s.status}\t{_safe(s.name)}")
     finally:
         conn.close()
 

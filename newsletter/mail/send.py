@@ -327,6 +327,36 @@ class _Run:
     def backoff(self, attempts: int) -> float:
         return backoff(attempts, first=self.options.retry_after, cap=self.options.retry_cap)
 
+    reserve: Path | None = None
+
+    def release_reserve(self) -> None:
+        with self.lock:
+            if self.reserve is not None:
+                self.reserve.unlink(missing_ok=True)
+                self.reserve = None
+
+
+RESERVE_BYTES = 1 << 20
+"""Disk space held beside the database during a send and freed if the disk fills up, so
+the messages the server already took can still be recorded as sent."""
+
+
+@contextlib.contextmanager
+def _disk_reserve(database: Path) -> Iterator[Path | None]:
+    real = database.resolve()
+    path = real.with_name(f".{real.name}.send-reserve")
+    try:
+        with path.open("wb") as out:
+            out.write(bytes(RESERVE_BYTES))
+        held: Path | None = path
+    except OSError:
+        path.unlink(missing_ok=True)
+        held = None
+    try:
+        yield held
+    finally:
+        path.unlink(missing_ok=True)
+
 
 class _Worker:
     """One connection's loop: claim a batch, then for each row pace, build, hand over, record."""
@@ -362,6 +392,10 @@ class _Worker:
         except BaseException as exc:  # a bug or a full disk: stop the others, keep the ledger
             self.run.worker_error = exc
             self.run.halt("error")
+            if isinstance(exc, sqlite3.OperationalError) and is_full(exc):
+                self.run.release_reserve()  # room to record what the server already took
+            with contextlib.suppress(Exception):
+                self.ledger.flush()
             if self.current is not None:
                 with contextlib.suppress(Exception):
                     self.ledger.unsent(self.current)
@@ -543,7 +577,8 @@ def execute(
             pacer = Pacer(options.rate if real else 0, ledger_mod.last_sent(conn) if real else None)
             run = _Run(job, options, pacer)
             started = time.monotonic()
-            _drive(run, transports, ledger.left(), on_progress, progress_every)
+            with _disk_reserve(job.database) as run.reserve:
+                _drive(run, transports, ledger.left(), on_progress, progress_every)
             elapsed = time.monotonic() - started
             _raise_what_stopped(run, job)
             return _summary(

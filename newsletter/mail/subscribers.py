@@ -303,13 +303,28 @@ def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
     return counts
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a leading `'`.
+
+    Names and consent text come from subscribers and imports; `=HYPERLINK(...)` in one
+    would run when the practitioner opens the export (OWASP "CSV injection").
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
 def export_csv(conn: sqlite3.Connection, out: TextIO, *, status: str | None = None) -> int:
     """Write every column of every row as CSV (header first); return the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     rows = 0
     for subscriber in iter_subscribers(conn, status=status):
-        writer.writerow(["" if v is None else v for v in vars(subscriber).values()])
+        writer.writerow([spreadsheet_safe(v) for v in vars(subscriber).values()])
         rows += 1
     return rows
 
