@@ -33,7 +33,7 @@ def clean_header(value: str) -> str:
 
 def _fold(name: str, value: str) -> bytes:
     header = _POLICY.header_factory(name, clean_header(value))
-    return header.fold(policy=_POLICY).encode("ascii")
+    return str(header.fold(policy=_POLICY)).encode("ascii")
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
@@ -154,9 +154,9 @@ class _QpBody:
             if any(isinstance(p, tuple) for p in line):
                 segments.append(Compiled(tuple(line)))
             elif segments and isinstance(segments[-1], bytes):
-                segments[-1] += _qp("".join(line))  # type: ignore[operator]
+                segments[-1] += _qp("".join(p for p in line if isinstance(p, str)))
             else:
-                segments.append(_qp("".join(line)))  # type: ignore[arg-type]
+                segments.append(_qp("".join(p for p in line if isinstance(p, str))))
             line.clear()
 
         for part in compiled.parts:

@@ -76,7 +76,7 @@ def _reply(code: int, message: bytes | str) -> Reply:
 def is_user_unknown(reply: Reply) -> bool:
     """5.1.x (bad mailbox, bad domain, bad syntax): the address itself is dead."""
     match = _ENHANCED.search(reply.text)
-    return reply.code >= 500 and bool(match) and match.group(1) == "5" and match.group(2) == "1"
+    return reply.code >= 500 and match is not None and match.group(1, 2) == ("5", "1")
 
 
 def classify(reply: Reply, *, reconnect: bool = False) -> SmtpError:
@@ -143,7 +143,9 @@ class SmtpTransport:
     def open(self) -> None:
         """Connect, secure and log in; fatal problems (TLS, auth) raise before any message."""
         s = self.settings
-        timeout = s.timeout or None
+        timeout: float = s.timeout or socket.getdefaulttimeout() or 0.0
+        if not timeout:
+            timeout = socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
         try:
             if s.security == "ssl":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -163,7 +165,8 @@ class SmtpTransport:
         try:
             # The final dot of each message is a 3-byte write after the body: without this,
             # Nagle's algorithm holds it until the server's delayed ACK, 40 ms a message.
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._secure_and_login(conn)
         except BaseException:
             self.close()

@@ -281,7 +281,7 @@ def iter_subscribers(
     where, params = "WHERE id > ?", [after_id]
     if status is not None:
         where += " AND status = ?"
-        params.append(status)
+        params.append(status)  # type: ignore[arg-type]
     cursor = conn.execute(f"{_SELECT} {where} ORDER BY id", params)
     try:
         for row in cursor:
