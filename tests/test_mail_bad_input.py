@@ -177,3 +177,11 @@ def test_a_disk_full_during_send_keeps_what_was_sent_recorded(workspace, small_d
     assert set(received) == sent
     assert second.returncode == 0, second.stderr.decode()
     assert len(final) == 300 and set(final.values()) == {1}
+
+
+def test_the_date_header_says_utc_as_plus_0000(cli, workspace: Path) -> None:
+    """`-0000` would mean "time zone unknown" (RFC 5322 3.3); the time is UTC, so +0000."""
+    assert cli("build").exit_code == 0
+    eml = (workspace / "dist/issues/2026-12/message.eml").read_text()
+    (date,) = [line for line in eml.splitlines() if line.startswith("Date: ")]
+    assert date.endswith(" +0000")

@@ -119,7 +119,7 @@ def _first_record(text: str, delimiter: str) -> list[str]:
     try:
         for record in _records(text, delimiter):
             if any(cell.strip() for cell in record):
-                return record
+                return list(record)
     except csv.Error:
         return []
     return []
