@@ -149,8 +149,10 @@ def test_a_message_that_cannot_be_built_is_failed_and_the_send_goes_on(cli, work
     assert result.stderr.startswith("1 message(s) could not be built and are recorded as failed")
 
 
+# A NUL byte makes the file binary (import refuses it whole); encoded NULs stay in below.
 NAMES = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=80
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
+    max_size=80,
 ) | st.sampled_from(
     [
         "=?utf-8?q?F=0D=0ABcc=3A_x=40attacker.test?=",
