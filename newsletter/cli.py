@@ -48,6 +48,9 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
+            if type(exc).__module__ == "sqlite3" and _damaged(exc):
+                click.echo("the database is damaged: restore it from a backup", err=True)
+                ctx.exit(1)
             debug = bool(ctx.obj and ctx.obj.debug) or "--debug" in sys.argv
             if debug:
                 raise
@@ -57,6 +60,12 @@ class Group(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def _damaged(exc: Exception) -> bool:
+    """SQLite's words for a file that is not (or no longer) a whole database."""
+    text = str(exc)
+    return "malformed" in text or "not a database" in text or "disk image" in text
 
 
 def report_problems(problems: Any) -> None:
@@ -557,7 +566,8 @@ def subscribers_list(ctx: Context, status: str | None, db: Path | None) -> None:
         why = reasons(conn) if status != "active" else {}
         for s in subs.iter_subscribers(conn, status=status):
             reason = why.get(subs.email_key(s.email)) if s.status != "active" else None
-            click.echo(f"{s.email}\t{s.status}\t{s.name}" + (f"\t{reason}" if reason else ""))
+            line = f"{_safe(s.email)}\t{s.status}\t{_safe(s.name)}"
+            click.echo(line + (f"\t{_safe(str(reason))}" if reason else ""))
     finally:
         conn.close()
 
@@ -685,6 +695,22 @@ def _describe_plan(plan: Any, where: str) -> str:
     )
 
 
+def _parse_duration(value: str) -> float:
+    """'24h', '90m', '45s', '2d' or plain seconds, for --retry-window."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    scale = units.get(text[-1:], 0)
+    try:
+        number = float(text[:-1] if scale else text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration like 24h, 90m or 3600s, got {value!r}"
+        ) from None
+    if number < 0:
+        raise click.BadParameter("must be 0 or more")
+    return number * (scale or 1)
+
+
 @main.command()
 @click.argument("issue_id")
 @click.argument("addresses", nargs=-1)
@@ -720,6 +746,13 @@ def _describe_plan(plan: Any, where: str) -> str:
     help="Seconds before the first retry of a temporary failure; doubles each time.",
 )
 @click.option(
+    "--retry-window",
+    default="24h",
+    show_default=True,
+    help="How long a message that only gets temporary replies (4xx) is retried, counted "
+    "from its first try, before it is recorded as failed (e.g. 24h, 90m, 2d).",
+)
+@click.option(
     "--no-fsync",
     is_flag=True,
     help="Do not wait for the disk after each ledger write: faster; a crash of the program "
@@ -748,6 +781,7 @@ def send(
     rate: str | None,
     connections: int,
     retry_after: float,
+    retry_window: str,
     no_fsync: bool,
     skip_check: bool,
     offline: bool,
@@ -761,11 +795,13 @@ def send(
     not answer at base_url (publish dist/ first; --offline skips asking); --skip-check sends
     anyway. Test sends are never refused. Each subscriber gets one message; running the command again after Ctrl-C, a crash or a
     network failure continues where it stopped, and only a message that was being handed
-    over at that moment can arrive twice. Temporary SMTP failures are retried with backoff;
-    permanent ones are recorded (`newsletter status ISSUE_ID`). Exit 0 when nothing is
-    left, 75 when the send stopped with messages left (daily limit, server down), 130 on
-    Ctrl-C. SMTP settings: [smtp] in newsletter.toml, overridden by NEWSLETTER_SMTP_HOST,
-    _PORT, _USERNAME and _SECURITY; the password only from NEWSLETTER_SMTP_PASSWORD or
+    over at that moment can arrive twice. Temporary SMTP failures (4xx, dropped
+    connections) are retried with backoff, in this run and the next, until --retry-window
+    has passed; permanent ones (5xx) are recorded (`newsletter status ISSUE_ID`). Exit 0
+    when nothing is left, 1 when a message could not be built, 75 when the send stopped
+    with messages left (daily limit, server down, deferred messages), 130 on Ctrl-C. SMTP
+    settings: [smtp] in newsletter.toml, overridden by NEWSLETTER_SMTP_HOST, _PORT,
+    _USERNAME and _SECURITY; the password only from NEWSLETTER_SMTP_PASSWORD or
     data/smtp_password.
 
     \b
@@ -775,40 +811,53 @@ def send(
       newsletter send 2026-12
       newsletter send 2026-12 --yes --rate 5/s --connections 2
     """
-    from newsletter.build.pipeline import render_workspace
     from newsletter.check.preflight import preflight
     from newsletter.mail import send as sending
-    from newsletter.workspace import load_secret, load_smtp_password
 
     if addresses and not test:
         raise click.UsageError("addresses go with --test, e.g. send 2026-12 --test me@example.com")
     if test and not addresses:
         raise click.UsageError("--test needs at least one address")
+    window = _parse_duration(retry_window)
     per_second = _parse_rate(rate)
-    paths = ctx.paths
-    config, rendered = render_workspace(paths, issue_id)
-    if per_second is not None:
-        config = config._replace(rate_per_second=per_second)
-    scope = "dry-run" if dry_run else "test" if test else "live"
-    if dry_run:
-        transports = sending.directory_transports(dry_run)
-        where = f"{dry_run}/"
-    else:
-        transports = sending.smtp_transports(config, load_smtp_password(paths))
-        where = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
-    job = sending.Job(
+    job, where = sending.make_job(
+        ctx.paths,
+        issue_id,
         database=_database(ctx, db),
-        config=config,
-        rendered=rendered,
-        scope=scope,
-        secret=load_secret(paths),
-        transports=transports,
-        recipients=sending.test_recipients(addresses),
-        subject_prefix="[TEST] " if test else "",
+        test=addresses,
+        dry_run=dry_run,
+        rate=per_second,
     )
-    verdict = preflight(rendered, config=config, paths=paths, scope=scope, offline=offline)
+    verdict = preflight(
+        job.rendered, config=job.config, paths=ctx.paths, scope=job.scope, offline=offline
+    )
     warned = _report_preflight(verdict, issue_id, skip_check=skip_check)
     plan = sending.plan(job, include_new=include_new)
+    _show_plan(plan, where, include_new)
+    if not plan.to_send:
+        click.echo(f"Nothing left to send; see `newsletter status {issue_id}`.")
+        return
+    if job.scope == "live" and not yes:
+        _confirm(plan, warned)
+    options = sending.SendOptions(
+        connections=connections,
+        rate=job.config.rate_per_second if job.scope != "dry-run" else 0,
+        daily_limit=job.config.daily_limit,
+        retry_after=retry_after,
+        retry_window=window,
+        include_new=include_new,
+        durable=not no_fsync,
+    )
+    bar = _Bar("Sending" if job.scope != "dry-run" else "Writing")
+    try:
+        summary = sending.execute(job, options, on_progress=bar)
+    finally:
+        bar.close()
+    _print_summary(summary, job.config, job.database)
+    raise SystemExit(_send_exit_status(summary))
+
+
+def _show_plan(plan: Any, where: str, include_new: bool) -> None:
     click.echo(_describe_plan(plan, where))
     if plan.in_flight:
         click.echo(
@@ -825,34 +874,25 @@ def send(
             "warning: the content changed since this send began; the rest get the new version.",
             err=True,
         )
-    if not plan.to_send:
-        click.echo(f"Nothing left to send; see `newsletter status {issue_id}`.")
-        return
-    if scope == "live" and not yes:
-        if not sys.stdin.isatty():
-            click.echo(
-                "Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True
-            )
-            raise SystemExit(1)
-        click.confirm(f"Send to {plan.to_send:,} subscriber(s){warned}?", abort=True)
-    options = sending.SendOptions(
-        connections=connections,
-        rate=config.rate_per_second if scope != "dry-run" else 0,
-        daily_limit=config.daily_limit,
-        retry_after=retry_after,
-        include_new=include_new,
-        durable=not no_fsync,
-    )
-    bar = _Bar("Sending" if scope != "dry-run" else "Writing")
-    try:
-        summary = sending.execute(job, options, on_progress=bar)
-    finally:
-        bar.close()
-    _print_summary(summary, config, job.database)
+
+
+def _confirm(plan: Any, warned: str) -> None:
+    if not sys.stdin.isatty():
+        click.echo(
+            "Refusing to send without confirmation: no terminal to ask. Add --yes.", err=True
+        )
+        raise SystemExit(1)
+    click.confirm(f"Send to {plan.to_send:,} subscriber(s){warned}?", abort=True)
+
+
+def _send_exit_status(summary: Any) -> int:
+    """130 after Ctrl-C; 75 with messages left (run again); 1 when a message could not be
+    built (recorded failed; the others went); else 0."""
     if summary.stopped == "interrupted":
-        raise SystemExit(130)
-    if summary.left:
-        raise SystemExit(EXIT_INCOMPLETE)
+        return 130
+    if summary.left or summary.stopped:
+        return EXIT_INCOMPLETE
+    return 1 if summary.not_built else 0
 
 
 def _report_preflight(verdict: Any, issue_id: str, *, skip_check: bool) -> str:
@@ -889,21 +929,32 @@ def _report_preflight(verdict: Any, issue_id: str, *, skip_check: bool) -> str:
 
 
 def _print_summary(summary: Any, config: Any, database: Path) -> None:
-    from newsletter.mail.send import next_day_slot
-
     c = summary.counts
     verb, done = ("Wrote", "written") if summary.scope == "dry-run" else ("Sent", "sent")
+    deferred = f", {c['deferred']:,} deferred" if c["deferred"] else ""
     click.echo(
         f"{verb} {summary.sent_now:,} message(s) in {summary.elapsed:.1f} s "
         f"({summary.rate:,.0f}/s). {summary.issue_id} ({summary.scope}): {c['sent']:,} {done}, "
-        f"{c['failed']:,} failed, {c['skipped']:,} skipped, {summary.left:,} left."
+        f"{c['failed']:,} failed, {c['skipped']:,} skipped{deferred}, {summary.left:,} left."
     )
     if summary.recovered:
-        click.echo(f"Sent again after a crash: {', '.join(summary.recovered[:10])}")
+        click.echo(f"Sent again after a crash: {', '.join(map(_safe, summary.recovered[:10]))}")
     for entry in summary.failures[:20]:
-        click.echo(f"  failed: {entry.email}: {entry.last_reply}")
+        click.echo(f"  failed: {_safe(entry.email)}: {_safe(entry.last_reply)}")
     if len(summary.failures) > 20 or c["failed"] > len(summary.failures):
         click.echo(f"  ... see `newsletter status {summary.issue_id}` for all failures")
+    if summary.not_built:
+        click.echo(
+            f"{len(summary.not_built):,} message(s) could not be built and are recorded as "
+            "failed (a bug: please report it); every other message went on.",
+            err=True,
+        )
+    _print_why_stopped(summary, config, database)
+
+
+def _print_why_stopped(summary: Any, config: Any, database: Path) -> None:
+    from newsletter.mail.pacing import next_day_slot
+
     again = f"run `newsletter send {summary.issue_id}` again"
     if summary.stopped == "interrupted":
         click.echo(f"Stopped by Ctrl-C with {summary.left:,} left; {again} to continue.")
@@ -914,8 +965,21 @@ def _print_summary(summary: Any, config: Any, database: Path) -> None:
             f"Stopped at the daily limit of {config.daily_limit:,} (send.daily_limit) with "
             f"{summary.left:,} left; {again}{after}."
         )
+    elif summary.stopped == "deferred":
+        click.echo(
+            f"{summary.counts['deferred']:,} message(s) deferred by the server (temporary "
+            f"replies, see `newsletter status {summary.issue_id}`); {again} later to retry them."
+        )
     elif summary.stopped:
-        click.echo(f"Stopped: {summary.stopped}; {summary.left:,} left, nothing lost; {again}.")
+        click.echo(
+            f"Stopped: {_safe(summary.stopped)}; {summary.left:,} left, nothing lost; {again}."
+        )
+
+
+def _safe(text: str) -> str:
+    """Text from outside (server replies, addresses) without control characters: nothing
+    printed can move the cursor, recolour or retitle the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 @main.command()
@@ -924,15 +988,14 @@ def _print_summary(summary: Any, config: Any, database: Path) -> None:
 @db_option
 @pass_ctx
 def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
-    """Show a send's ledger: counts per state, failures with the server's reply, and any
-    message left in flight by a crash.
+    """Show a send's ledger: counts per state, and why each row that did not go is where it
+    is: failures with the server's reply, deferred messages with the reply and their next
+    try, skipped subscribers (left the list), messages left in flight by a crash.
 
     \b
     Example:
       newsletter status 2026-12
     """
-    import datetime as _dt
-
     from newsletter.mail import ledger as ledger_mod
     from newsletter.mail.database import connect
 
@@ -948,24 +1011,7 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
         for state in ledger_mod.STATES:
             label = "in flight" if state == "sending" else state
             click.echo(f"  {label:<10}{counts[state]:>8,}")
-        sections = [
-            ("failed", "Failed"),
-            ("deferred", "Deferred (retried on the next run)"),
-            ("sending", "In flight when a send stopped (may have arrived; sent again on resume)"),
-        ]
-        for state, title in sections:
-            entries = ledger.entries(state, limit=100)
-            if entries:
-                click.echo(f"{title}:")
-                for e in entries:
-                    tries = f" (tries: {e.attempts})" if e.attempts > 1 else ""
-                    if state == "deferred" and e.next_attempt_at:
-                        when = _dt.datetime.fromtimestamp(e.next_attempt_at, _dt.UTC)
-                        tries += f", next try {when:%H:%M:%S} UTC"
-                    reply = f": {e.last_reply}" if e.last_reply else ""
-                    click.echo(f"  {e.email}{reply}{tries}")
-                if counts[state] > len(entries):
-                    click.echo(f"  ... and {counts[state] - len(entries):,} more")
+        _print_status_rows(ledger, counts)
         new = ledger.new_subscribers()
         if new:
             click.echo(
@@ -974,6 +1020,29 @@ def status(ctx: Context, issue_id: str, test: bool, db: Path | None) -> None:
         _print_inbox_events(conn, issue_id)
     finally:
         conn.close()
+
+
+def _print_status_rows(ledger: Any, counts: dict[str, int]) -> None:
+    sections = [
+        ("failed", "Failed"),
+        ("deferred", "Deferred (retried on the next run)"),
+        ("sending", "In flight when a send stopped (may have arrived; sent again on resume)"),
+        ("skipped", "Skipped"),
+    ]
+    for state, title in sections:
+        entries = ledger.entries(state, limit=100)
+        if not entries:
+            continue
+        click.echo(f"{title}:")
+        for e in entries:
+            tries = f" (tries: {e.attempts})" if e.attempts > 1 else ""
+            if state == "deferred":
+                when = f"{e.next_attempt_at[11:19]} UTC" if e.next_attempt_at else "now"
+                tries += f", next try {when}"
+            reply = f": {_safe(e.last_reply)}" if e.last_reply else ""
+            click.echo(f"  {_safe(e.email)}{reply}{tries}")
+        if counts[state] > len(entries):
+            click.echo(f"  ... and {counts[state] - len(entries):,} more")
 
 
 def _print_inbox_events(conn: Any, issue_id: str) -> None:

@@ -61,7 +61,10 @@ def token_from(text: str) -> str:
     """Accept a bare token or a full unsubscribe URL carrying one as ?token=."""
     text = text.strip()
     if "://" in text or text.startswith("mailto:"):
-        query = parse_qs(urlsplit(text).query)
+        try:
+            query = parse_qs(urlsplit(text).query)
+        except ValueError:  # e.g. an unclosed "[" in the host
+            raise InvalidToken("the URL is malformed") from None
         for key in ("token", "t", "body", "subject"):
             if query.get(key):
                 return query[key][0].strip()

@@ -15,7 +15,7 @@ from newsletter.cli import main
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
 """The tests' own copy of the example content: the practitioner's content/ never breaks a test."""
-TEST_SECRET = "test-secret-not-for-production"
+TEST_SECRET = "test-secret-not-for-production-use"
 
 
 @pytest.fixture(scope="session")

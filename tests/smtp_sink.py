@@ -1,8 +1,10 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts, with faults on request.
 
 It offers PIPELINING unless told not to (aiosmtpd reads pipelined commands in order).
-Faults: chosen replies at RCPT for chosen recipients (451, 550 ...), a dropped connection at
-DATA, a slow server, AUTH with one valid login, and STARTTLS with a throwaway certificate.
+Faults: chosen replies at MAIL, at RCPT for chosen recipients (451, 550 ...) and after DATA,
+a per-connection message limit (452 after N messages), a dropped connection at DATA, a slow
+server, AUTH with one valid login, STARTTLS with a throwaway certificate, and SMTPUTF8 on
+request (off by default, as on many servers).
 The record is the sink's own: tests judge a send by what arrived here, not by the ledger.
 """
 
@@ -46,10 +48,12 @@ class Handler:
         session.host_name = hostname
         if self.sink.pipelining:
             responses.insert(1, "250-PIPELINING")
+        if not self.sink.smtputf8:  # aiosmtpd offers it always; many servers do not
+            responses = [r for r in responses if "SMTPUTF8" not in r]
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        reply = self.sink._refused.get(address.lower())
+        reply = self.sink._refused.get(address.lower()) or self.sink._take_mail_fault()
         if reply:
             return reply
         envelope.mail_from = address
@@ -57,6 +61,9 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        limit = self.sink.per_connection
+        if limit and getattr(session, "accepted", 0) >= limit:
+            return self.sink.per_connection_reply
         reply = self.sink._rcpt_reply(address)
         if reply:
             return reply
@@ -76,6 +83,7 @@ class Handler:
                 return "421 dropped"
         for rcpt in envelope.rcpt_tos:
             self.sink._record(Received(rcpt, envelope.original_content or envelope.content))
+        session.accepted = getattr(session, "accepted", 0) + 1
         return f"250 2.0.0 Ok: queued as Q{len(self.sink.received)}"
 
 
@@ -90,12 +98,20 @@ class Sink:
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool = True,
         implicit_tls: ssl.SSLContext | None = None,
+        smtputf8: bool = False,
+        per_connection: int = 0,
+        per_connection_reply: str = "452 4.5.3 Too many messages on this connection",
     ):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.delay = delay
         self.pipelining = pipelining
+        self.smtputf8 = smtputf8
+        self.per_connection = per_connection
+        """Messages accepted per connection; after that RCPT gets per_connection_reply."""
+        self.per_connection_reply = per_connection_reply
         self.received: list[Received] = []
+        self._mail_faults: list[str] = []
         self._lock = threading.Lock()
         self._replies: dict[str, list[str]] = {}
         self._always: dict[str, str] = {}
@@ -110,6 +126,8 @@ class Sink:
             )
         if tls_context:
             kwargs.update(tls_context=tls_context)
+        if smtputf8:
+            kwargs.update(enable_SMTPUTF8=True)
         self.controller = Controller(
             Handler(self),
             hostname=self.host,
@@ -141,6 +159,15 @@ class Sink:
     def refuse_sender(self, address: str, reply: str) -> None:
         """Answer MAIL FROM for this sender with `reply`."""
         self._refused[address.lower()] = reply
+
+    def fail_mail(self, *replies: str) -> None:
+        """The next MAIL FROM commands (whoever the sender) get these replies in turn."""
+        with self._lock:
+            self._mail_faults.extend(replies)
+
+    def _take_mail_fault(self) -> str | None:
+        with self._lock:
+            return self._mail_faults.pop(0) if self._mail_faults else None
 
     def reply_at_data(self, address: str, *replies: str) -> None:
         """The next messages to this address are answered with these replies, then accepted."""

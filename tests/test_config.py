@@ -148,7 +148,7 @@ def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:
     first = load_secret(paths, env={})
     assert load_secret(paths, env={}) == first
     assert (tmp_path / "data" / "secret").stat().st_mode & 0o077 == 0
-    assert load_secret(paths, env={"NEWSLETTER_SECRET": "abc"}) == "abc"
+    assert load_secret(paths, env={"NEWSLETTER_SECRET": "k" * 32}) == "k" * 32
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.header
+import email.policy
 import re
 import ssl
 import time
@@ -23,7 +24,7 @@ from newsletter.mail import database, ledger, subscribers
 from newsletter.mail import send as sending
 from newsletter.workspace import Paths
 
-SECRET = "test-secret-not-for-production"
+SECRET = "test-secret-not-for-production-use"
 FAST = sending.SendOptions(retry_after=0.05, retry_cap=0.2)
 
 
@@ -195,15 +196,19 @@ def test_a_refused_sender_stops_the_send_with_nothing_marked_sent(paths, issue) 
     assert states(paths)["pending"] == 3
 
 
-def test_a_temporary_failure_gives_up_after_the_retry_limit(paths, issue) -> None:
+def test_a_temporary_failure_fails_only_when_the_retry_window_ends(paths, issue) -> None:
+    """421 every time: retried on fresh connections until the window (1.5 s here) has passed
+    since the first try, then recorded failed with the count, the time and the reply."""
     add(paths, *people(2))
     with Sink() as sink:
         sink.reply_always("reader0@example.org", "421 4.3.2 shutting down")
-        summary = sending.execute(job(paths, issue, sink), replace(FAST, max_attempts=3))
+        summary = sending.execute(job(paths, issue, sink), replace(FAST, retry_window=1.5))
     assert sink.counts() == {"reader1@example.org": 1}
     (failure,) = summary.failures
-    assert failure.last_reply == "gave up after 3 tries: 421 4.3.2 shutting down"
-    assert failure.attempts == 3
+    assert re.fullmatch(
+        r"gave up after \d+ tries over \d s: 421 4\.3\.2 shutting down", failure.last_reply
+    )
+    assert failure.attempts >= 2
 
 
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
@@ -224,7 +229,7 @@ def test_a_slow_server_times_out_and_the_message_is_retried(paths, issue) -> Non
         j = job(paths, issue, sink)
         j.config = j.config._replace(smtp=j.config.smtp._replace(timeout=0.3))
         j.transports = sending.smtp_transports(j.config, "")
-        summary = sending.execute(j, replace(FAST, max_attempts=2))
+        summary = sending.execute(j, replace(FAST, retry_window=0.5))
     # each try timed out, so the server did get copies: timeouts are "may have arrived"
     assert summary.counts["failed"] == 2
     assert all("timed out" in f.last_reply for f in summary.failures)
@@ -412,19 +417,23 @@ def issue_template(tmp_path_factory: pytest.TempPathFactory):
 
 
 @settings(max_examples=60, deadline=None)
-@given(name=st.text(max_size=120), address=st.emails())
+@given(name=st.text(max_size=120).map(subscribers.clean_name), address=st.emails())
 def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(
     issue_template, name, address
 ) -> None:
     """The body is QP-encoded once per issue except the lines holding a field; for any name
     and address the bytes equal those of encoding the whole filled document, and the To
-    header those of the generic folder."""
+    header names that one address with that name, whatever the name holds."""
     config, template = issue_template
     person = make_recipient(address, name, config=config, secret=SECRET)
     assert template._html_qp.encode(person.values) == mime._qp(template.html.fill(person.values))
     assert template._text_qp.encode(person.values) == mime._qp(template.text.fill(person.values))
-    to = mime.format_address(person.name, person.address)
-    assert mime._fold_address("To", to) == mime._fold("To", to)
+    header = mime.address_header("To", person.name, person.address)
+    assert all(len(line) <= max(78, len(address) + 8) for line in header.split(b"\r\n"))
+    parsed = email.message_from_string(header.decode() + "\r\n", policy=email.policy.SMTPUTF8)
+    (only,) = parsed["To"].addresses
+    assert only.addr_spec == mime._ascii_domain(address)
+    assert "".join(only.display_name.split()) == "".join(mime.clean_header(name).split())
 
 
 @given(lines=st.lists(st.sampled_from(["", ".", "..", ".x", "x.", "a", "=2E"]), max_size=12))

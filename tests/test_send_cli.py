@@ -11,7 +11,7 @@ from static_site import configure
 from newsletter import tokens
 from newsletter.mail import database, subscribers
 
-SECRET = "test-secret-not-for-production"  # conftest sets NEWSLETTER_SECRET to this
+SECRET = "test-secret-not-for-production-use"  # conftest sets NEWSLETTER_SECRET to this
 
 
 @pytest.fixture

@@ -127,8 +127,7 @@ def test_not_a_database_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(NewsletterError) as caught:
         connect(path)
     assert str(caught.value) == (
-        f"{path}: cannot open the subscriber database: file is not a database; "
-        "is it an SQLite file?"
+        f"{path}: the database is damaged: restore it from a backup (file is not a database)"
     )
 
 

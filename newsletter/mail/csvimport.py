@@ -101,7 +101,10 @@ def _row(contact: Contact, contacts: Contacts, default: str | None) -> Row | tup
         email = normalize_email(raw)
     except ValueError as exc:
         return "error", f"{raw!r}: {exc}"
-    name = clean_name(contact.name)
+    try:
+        name = clean_name(contact.name)
+    except ValueError as exc:
+        return "error", f"{email}: {exc}"
     if contact.status != "active":
         return Row(contact.line, email, name, "", contact.status)
     consent = default or contacts.implied_consent

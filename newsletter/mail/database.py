@@ -4,42 +4,135 @@ What the tables are lives in `schema`; each table's rows are written by one modu
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from newsletter.errors import NewsletterError
 
-BUSY_TIMEOUT_MS = 5000
-"""How long a writer waits for another process's lock (a send and an import at once)."""
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another process's lock (a send, an import, the web service)."""
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""The one timestamp format of every table: UTC ISO 8601 seconds with Z, sortable as text."""
+
+DAMAGED = "the database is damaged: restore it from a backup"
+
+
+def utc_iso(when: float | None = None) -> str:
+    """A stored timestamp: now, or the given epoch seconds (rounded down)."""
+    moment = dt.datetime.now(dt.UTC) if when is None else dt.datetime.fromtimestamp(when, dt.UTC)
+    return moment.strftime(TIME_FORMAT)
+
+
+def utc_epoch(text: str) -> float:
+    """Epoch seconds of a stored timestamp."""
+    return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database, migrated to the latest schema.
+    """Open the database (creating it if missing), migrated to the latest schema.
 
-    The connection is in autocommit mode: group writes with `transaction(conn)`, so a
-    transaction starts exactly where the code says and never implicitly.
+    A new file is made and migrated under a temporary name and linked into place, so a
+    database file is never empty: an empty or unreadable one is reported as damaged, never
+    silently made anew (that would forget every unsubscribe). The connection is in
+    autocommit mode: group writes with `transaction(conn)`, so a transaction starts
+    exactly where the code says and never implicitly.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    path = Path(path)
+    if str(path) == ":memory:":
+        conn = sqlite3.connect(path, isolation_level=None)
+        _prepare(conn)
+        return conn
+    if path.is_dir():
+        raise NewsletterError.single(
+            str(path), "is a folder, not a database file; give a file with --db or NEWSLETTER_DB"
+        )
     try:
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
+        if not path.exists():
+            _create(path)
+        elif path.stat().st_size == 0:
+            raise NewsletterError.single(str(path), f"{DAMAGED} (the file is empty)")
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except OSError as exc:
+        raise NewsletterError.single(
+            str(path), f"cannot open the database: {exc.strerror or exc}"
+        ) from None
+    except sqlite3.OperationalError as exc:
+        raise NewsletterError.single(str(path), f"cannot open the database: {exc}") from None
+    try:
+        _prepare(conn)
     except NewsletterError:
         conn.close()
         raise
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise NewsletterError.single(
-            str(path), f"cannot open the subscriber database: {exc}; is it an SQLite file?"
-        ) from None
+        raise NewsletterError.single(str(path), f"{DAMAGED} ({exc})") from None
     return conn
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    migrate(conn)
+
+
+def _create(path: Path) -> None:
+    """Make a migrated database under a private name, then link it into place.
+
+    link(2) fails when the name exists: of several processes creating the file at once,
+    one wins and the others use its file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    try:
+        conn = sqlite3.connect(new, isolation_level=None)
+        try:
+            _prepare(conn)
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(new, path)
+    finally:
+        for leftover in (new, new.with_name(new.name + "-wal"), new.with_name(new.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def patiently(step: Callable[[], T], *, patience: float = 600.0) -> T:
+    """Run a write, retrying while another process holds the lock past the busy timeout.
+
+    A send must never die because an import, the web service or another send is writing:
+    its ledger writes wait as long as that takes (up to `patience` seconds).
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def is_busy(exc: BaseException) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def is_full(exc: BaseException) -> bool:
+    return "disk is full" in str(exc) or "disk I/O error" in str(exc)
 
 
 def _while_locked(step: Callable[[], object]) -> object:
@@ -94,7 +187,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA user_version").fetchone()[0]
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def _file_name(conn: sqlite3.Connection) -> str:

@@ -8,39 +8,58 @@ only message that may go twice; every other row is exactly `sent` or still to do
 synchronous=FULL, the default of `newsletter send`, this holds for power loss too). Rows
 are claimed in batches by setting `claim` to the worker's id in one statement, so parallel
 connections never take the same row.
+
+Other processes (imports, the web service, another send) write the same file: every write
+here waits for them (`database.patiently`) rather than fail. Whether a subscriber is still
+on the list is asked of `subscribers` when a row goes `sending`, in that same transaction,
+so an unsubscribe committed before that moment stops the message.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+
+from newsletter.mail import subscribers
+from newsletter.mail.database import patiently, utc_epoch, utc_iso
 
 STATES = ("pending", "sending", "sent", "failed", "deferred", "skipped")
 SCOPES = ("live", "test", "dry-run")
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    return utc_iso()
 
 
 def iso_ago(seconds: float) -> str:
-    return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)).isoformat(
-        timespec="milliseconds"
-    )
+    return utc_iso(time.time() - seconds)
+
+
+def retry_iso(when: float) -> str:
+    """A retry time, rounded up to the second: never earlier than asked."""
+    return utc_iso(-(-when // 1))
 
 
 @dataclass(frozen=True)
 class Row:
-    """A claimed delivery: who to send to and how many tries it already had."""
+    """A claimed delivery: who to send to, how many tries it had, and since when."""
 
     id: int
     email: str
     name: str
     attempts: int
+    subscriber_id: int | None = None
+    first_tried_at: str | None = None
+
+    def tried_for(self, now: float | None = None) -> float:
+        """Seconds since the first try (0 before any)."""
+        if not self.first_tried_at:
+            return 0.0
+        return (time.time() if now is None else now) - utc_epoch(self.first_tried_at)
 
 
 @dataclass(frozen=True)
@@ -51,7 +70,7 @@ class Entry:
     state: str
     attempts: int
     last_reply: str
-    next_attempt_at: float
+    next_attempt_at: str
     updated_at: str
 
 
@@ -70,6 +89,11 @@ def _write_lock(conn: sqlite3.Connection) -> threading.Lock:
         return _WRITE_LOCKS.setdefault(name, threading.Lock())
 
 
+_CLAIMED = "id, email, name, attempts, subscriber_id, first_tried_at"
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
 class Ledger:
     """The deliveries of one issue in one scope, through one SQLite connection (one thread)."""
 
@@ -82,6 +106,10 @@ class Ledger:
         self._lock = _write_lock(conn)
         self.skipped = 0
         """Rows the last `claim` marked skipped (their subscriber left the list)."""
+        self.taken = 0
+        """Rows the last `claim` took, skipped ones included: 0 means nothing was due."""
+        self.limited = False
+        """The last `claim` took fewer rows than asked because of the daily limit."""
         self._cursor = 0
         """Highest id this ledger claimed: the next claim looks after it first."""
         self._done: tuple[int, str] | None = None
@@ -89,16 +117,30 @@ class Ledger:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _write(self, statements: Iterable[tuple[str, tuple | dict]]) -> None:
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    self.conn.execute(sql, params)
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+    def _transaction(self, body: Callable[[], Any]) -> Any:
+        """Run `body` in one write transaction, waiting out other processes' locks."""
+
+        def attempt() -> Any:
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = body()
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+                return result
+
+        return patiently(attempt)
+
+    def _write(self, statements: Iterable[Statement]) -> None:
+        todo = list(statements)
+
+        def body() -> None:
+            for sql, params in todo:
+                self.conn.execute(sql, params)
+
+        self._transaction(body)
 
     def run_started_at(self) -> str | None:
         row = self.conn.execute(
@@ -112,7 +154,7 @@ class Ledger:
             "SELECT content_hash FROM send_runs WHERE issue_id = ? AND scope = ?",
             (self.issue_id, self.scope),
         ).fetchone()
-        return row[0] if row else ""
+        return str(row[0]) if row else ""
 
     def start(self, *, content_hash: str = "", include_new: bool = False) -> int:
         """Take the recipient list: every active subscriber, once, when the send first starts.
@@ -121,31 +163,29 @@ class Ledger:
         number of rows added.
         """
         now = now_iso()
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                first = self.conn.execute(
-                    "INSERT INTO send_runs (issue_id, scope, started_at, content_hash) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (self.issue_id, self.scope, now, content_hash),
+
+        def body() -> int:
+            first = self.conn.execute(
+                "INSERT INTO send_runs (issue_id, scope, started_at, content_hash) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (self.issue_id, self.scope, now, content_hash),
+            ).rowcount
+            if not (first or include_new):
+                return 0
+            return int(
+                self.conn.execute(
+                    """
+                    INSERT INTO deliveries (issue_id, scope, subscriber_id, email, email_key,
+                                            name, created_at, updated_at)
+                    SELECT ?, ?, id, email, email_key, name, ?, ? FROM subscribers
+                    WHERE status = 'active' ORDER BY id
+                    ON CONFLICT DO NOTHING
+                    """,
+                    (self.issue_id, self.scope, now, now),
                 ).rowcount
-                added = 0
-                if first or include_new:
-                    added = self.conn.execute(
-                        """
-                        INSERT INTO deliveries (issue_id, scope, subscriber_id, email, email_key,
-                                                name, created_at, updated_at)
-                        SELECT ?, ?, id, email, email_key, name, ?, ? FROM subscribers
-                        WHERE status = 'active' ORDER BY id
-                        ON CONFLICT DO NOTHING
-                        """,
-                        (self.issue_id, self.scope, now, now),
-                    ).rowcount
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        return added
+            )
+
+        return int(self._transaction(body))
 
     def reset(self, recipients: Iterable[tuple[str, str]], *, content_hash: str = "") -> int:
         """Replace this scope's rows with the given (email, name) list: test and dry runs."""
@@ -154,126 +194,152 @@ class Ledger:
             (self.issue_id, self.scope, email, email.strip().lower(), name, now, now)
             for email, name in recipients
         ]
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.execute(
-                    "DELETE FROM deliveries WHERE issue_id = ? AND scope = ?",
-                    (self.issue_id, self.scope),
-                )
-                self.conn.execute(
+        key = (self.issue_id, self.scope)
+        self._write(
+            [
+                ("DELETE FROM deliveries WHERE issue_id = ? AND scope = ?", key),
+                (
                     "INSERT INTO send_runs (issue_id, scope, started_at, content_hash) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET started_at = excluded.started_at, "
-                    "content_hash = excluded.content_hash",
-                    (self.issue_id, self.scope, now, content_hash),
-                )
-                self.conn.executemany(
-                    "INSERT INTO deliveries (issue_id, scope, email, email_key, name, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    rows,
-                )
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "started_at = excluded.started_at, content_hash = excluded.content_hash",
+                    (*key, now, content_hash),
+                ),
+                *(
+                    (
+                        "INSERT INTO deliveries (issue_id, scope, email, email_key, name, "
+                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        row,
+                    )
+                    for row in rows
+                ),
+            ]
+        )
         return len(rows)
 
     def fill_dry_run(self, *, content_hash: str = "") -> int:
         """A dry run starts afresh from the current active subscribers every time."""
         self.reset([], content_hash=content_hash)
-        with self._lock:
-            self.conn.execute(
-                "DELETE FROM send_runs WHERE issue_id = ? AND scope = ?",
-                (self.issue_id, self.scope),
-            )
+        self._write(
+            [
+                (
+                    "DELETE FROM send_runs WHERE issue_id = ? AND scope = ?",
+                    (self.issue_id, self.scope),
+                )
+            ]
+        )
         return self.start(content_hash=content_hash)
 
     def recover(self) -> list[str]:
-        """After a crash: rows left `sending` go back in the queue, claims are dropped.
+        """Start of a run: rows left `sending` go back in the queue, claims are dropped, and
+        every deferred row is due now (running `send` again is asking for a retry).
 
         Call only while holding the send lock (no other run of this issue is alive). Returns
         the addresses that were in flight; each may have been delivered and will go again.
         """
+        key = (self.issue_id, self.scope)
         rows = self.conn.execute(
             "SELECT email FROM deliveries WHERE issue_id = ? AND scope = ? AND state = 'sending'",
-            (self.issue_id, self.scope),
+            key,
         ).fetchall()
         self._write(
             [
                 (
-                    "UPDATE deliveries SET state = 'deferred', next_attempt_at = 0, "
+                    "UPDATE deliveries SET state = 'deferred', next_attempt_at = '', "
                     "last_reply = 'interrupted while sending; may have been delivered', "
                     "updated_at = ? WHERE issue_id = ? AND scope = ? AND state = 'sending'",
-                    (now_iso(), self.issue_id, self.scope),
+                    (now_iso(), *key),
                 ),
                 (
                     "UPDATE deliveries SET claim = NULL "
                     "WHERE issue_id = ? AND scope = ? AND claim IS NOT NULL",
-                    (self.issue_id, self.scope),
+                    key,
+                ),
+                (
+                    "UPDATE deliveries SET next_attempt_at = '' "
+                    "WHERE issue_id = ? AND scope = ? AND state = 'deferred'",
+                    key,
                 ),
             ]
         )
         return [r[0] for r in rows]
 
-    def claim(self, worker: str, limit: int, *, now: float | None = None) -> list[Row]:
+    def claim(
+        self, worker: str, limit: int, *, now: float | None = None, daily_limit: int = 0
+    ) -> list[Row]:
         """Atomically take up to `limit` rows due now for this worker (deferred first).
 
-        Rows whose subscriber left the list since the send began are marked `skipped`.
+        Rows whose subscriber left the list since the send began are marked `skipped`
+        (`self.skipped`; `self.taken` counts them too). With a daily limit, every send's
+        handovers in the last 24 hours and every row claimed by any running send count
+        against it, so sends of several issues at once share the one limit.
         """
-        now = time.time() if now is None else now
-        key = (self.issue_id, self.scope)
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                taken = self.conn.execute(
-                    """
-                    UPDATE deliveries SET claim = ? WHERE id IN (
-                        SELECT id FROM deliveries WHERE issue_id = ? AND scope = ?
-                        AND state = 'deferred' AND claim IS NULL AND next_attempt_at <= ?
-                        ORDER BY next_attempt_at LIMIT ?)
-                    RETURNING id, email, name, attempts, subscriber_id
-                    """,
-                    (worker, *key, now, limit),
-                ).fetchall()
-                for start in (self._cursor, 0):
-                    if len(taken) >= limit:
-                        break
-                    taken += self.conn.execute(
-                        """
-                        UPDATE deliveries SET claim = ? WHERE id IN (
-                            SELECT id FROM deliveries WHERE issue_id = ? AND scope = ?
-                            AND id > ? AND state = 'pending' AND claim IS NULL
-                            ORDER BY id LIMIT ?)
-                        RETURNING id, email, name, attempts, subscriber_id
-                        """,
-                        (worker, *key, start, limit - len(taken)),
-                    ).fetchall()
-                    if taken or not start:
-                        break
-                gone = self._left_the_list(taken)
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        self.skipped = len(gone)
-        rows = [Row(r[0], r[1], r[2], r[3]) for r in taken if r[0] not in gone]
+        due = utc_iso(time.time() if now is None else now)
+
+        def body() -> tuple[list[Any], set[int]]:
+            room = limit
+            if daily_limit:
+                room = min(limit, max(0, daily_limit - self._used_today()))
+            self.limited = room < limit
+            taken = self._take(worker, room, due) if room else []
+            return taken, self._left_the_list(taken)
+
+        taken, gone = self._transaction(body)
+        self.taken, self.skipped = len(taken), len(gone)
+        rows = [Row(*r) for r in taken if r[0] not in gone]
         rows.sort(key=lambda r: r.id)
         if rows:
             self._cursor = max(self._cursor, rows[-1].id)
         return rows
 
-    def _left_the_list(self, taken: list[tuple]) -> set[int]:
+    def _take(self, worker: str, limit: int, due: str) -> list[Any]:
+        key = (self.issue_id, self.scope)
+        taken = self.conn.execute(
+            f"""
+            UPDATE deliveries SET claim = ? WHERE id IN (
+                SELECT id FROM deliveries WHERE issue_id = ? AND scope = ?
+                AND state = 'deferred' AND claim IS NULL AND next_attempt_at <= ?
+                ORDER BY next_attempt_at LIMIT ?)
+            RETURNING {_CLAIMED}
+            """,
+            (worker, *key, due, limit),
+        ).fetchall()
+        for start in (self._cursor, 0):
+            if len(taken) >= limit:
+                break
+            taken += self.conn.execute(
+                f"""
+                UPDATE deliveries SET claim = ? WHERE id IN (
+                    SELECT id FROM deliveries WHERE issue_id = ? AND scope = ?
+                    AND id > ? AND state = 'pending' AND claim IS NULL
+                    ORDER BY id LIMIT ?)
+                RETURNING {_CLAIMED}
+                """,
+                (worker, *key, start, limit - len(taken)),
+            ).fetchall()
+            if taken or not start:
+                break
+        return list(taken)
+
+    def _used_today(self) -> int:
+        """Handovers by any send in the last 24 hours, plus rows any send holds claimed."""
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM deliveries WHERE scope != 'dry-run' AND "
+                "(sent_at > ? OR (claim IS NOT NULL AND state IN ('pending', 'deferred', "
+                "'sending')))",
+                (iso_ago(86400),),
+            ).fetchone()[0]
+        )
+
+    def _left_the_list(self, taken: list[Any]) -> set[int]:
         """Mark `skipped` the claimed rows whose subscriber is no longer active."""
         if self.scope != "live" or not taken:
             return set()
         by_subscriber = {r[4]: r[0] for r in taken if r[4] is not None}
-        marks = ",".join("?" * len(by_subscriber))
         gone = {
             by_subscriber[sid]: status
-            for sid, status in self.conn.execute(
-                f"SELECT id, status FROM subscribers WHERE id IN ({marks}) AND status != 'active'",
-                tuple(by_subscriber),
-            )
+            for sid, status in subscribers.inactive_among(self.conn, by_subscriber).items()
         }
         now = now_iso()
         self.conn.executemany(
@@ -283,21 +349,35 @@ class Ledger:
         )
         return set(gone)
 
-    def start_sending(self, row: Row) -> None:
-        """Commit `sending` for the row about to be handed over, and the last one's `sent`."""
+    def start_sending(self, row: Row) -> bool:
+        """Commit `sending` for the row about to be handed over, and the last one's `sent`.
+
+        Returns False, with the row marked `skipped`, when its subscriber left the list
+        since it was claimed: checked in this transaction, so an unsubscribe committed
+        before this moment stops the message.
+        """
+        done, self._done = self._done, None
         now = now_iso()
-        statements = []
-        if self._done is not None:
-            statements.append(self._sent_statement(*self._done, now))
-            self._done = None
-        statements.append(
-            (
+
+        def body() -> bool:
+            if done is not None:
+                self.conn.execute(*self._sent_statement(*done, now))
+            if row.subscriber_id is not None and self._left_the_list(
+                [(row.id, "", "", 0, row.subscriber_id)]
+            ):
+                return False
+            self.conn.execute(
                 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
-                "updated_at = ? WHERE id = ?",
-                (now, row.id),
+                "first_tried_at = COALESCE(first_tried_at, ?), updated_at = ? WHERE id = ?",
+                (now, now, row.id),
             )
-        )
-        self._write(statements)
+            return True
+
+        try:
+            return bool(self._transaction(body))
+        except BaseException:
+            self._done = done
+            raise
 
     def accepted(self, row: Row, reply: str) -> None:
         """The server said 250; `sent` is committed with the next `start_sending` or `flush`."""
@@ -306,11 +386,12 @@ class Ledger:
     def flush(self) -> None:
         """Commit a pending `sent` now: before any pause, so no row idles in `sending`."""
         if self._done is not None:
-            done, self._done = self._done, None
+            done = self._done
             self._write([self._sent_statement(*done, now_iso())])
+            self._done = None
 
     @staticmethod
-    def _sent_statement(row_id: int, reply: str, now: str) -> tuple[str, tuple]:
+    def _sent_statement(row_id: int, reply: str, now: str) -> Statement:
         return (
             "UPDATE deliveries SET state = 'sent', last_reply = ?, claim = NULL, "
             "updated_at = ?, sent_at = ? WHERE id = ?",
@@ -324,7 +405,7 @@ class Ledger:
                 (
                     "UPDATE deliveries SET state = 'deferred', last_reply = ?, claim = NULL, "
                     "next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                    (reply, retry_at, now_iso(), row.id),
+                    (reply, retry_iso(retry_at), now_iso(), row.id),
                 )
             ]
         )
@@ -333,22 +414,17 @@ class Ledger:
         """Record a permanent failure; a dead address (5.1.x) is also marked bounced."""
         self.flush()
         now = now_iso()
-        statements: list[tuple[str, tuple | dict]] = [
-            (
+
+        def body() -> None:
+            self.conn.execute(
                 "UPDATE deliveries SET state = 'failed', last_reply = ?, claim = NULL, "
                 "updated_at = ? WHERE id = ?",
                 (reply, now, row.id),
             )
-        ]
-        if bounced and self.scope == "live":
-            statements.append(
-                (
-                    "UPDATE subscribers SET status = 'bounced', updated_at = ? WHERE status = "
-                    "'active' AND id = (SELECT subscriber_id FROM deliveries WHERE id = ?)",
-                    (now, row.id),
-                )
-            )
-        self._write(statements)
+            if bounced and self.scope == "live" and row.subscriber_id is not None:
+                subscribers.mark_bounced_by_id(self.conn, row.subscriber_id, now=now)
+
+        self._transaction(body)
 
     def unsent(self, row: Row) -> None:
         """Put back a row that never reached the server (the send stopped before it)."""
@@ -389,11 +465,13 @@ class Ledger:
 
     def left(self) -> int:
         """Rows still to send (pending, deferred, or in flight)."""
-        return self.conn.execute(
-            "SELECT count(*) FROM deliveries WHERE issue_id = ? AND scope = ? "
-            "AND state IN ('pending', 'deferred', 'sending')",
-            (self.issue_id, self.scope),
-        ).fetchone()[0]
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM deliveries WHERE issue_id = ? AND scope = ? "
+                "AND state IN ('pending', 'deferred', 'sending')",
+                (self.issue_id, self.scope),
+            ).fetchone()[0]
+        )
 
     def next_due(self) -> float | None:
         """When the earliest unclaimed deferred row may be retried; None when none wait."""
@@ -402,7 +480,9 @@ class Ledger:
             "AND state = 'deferred' AND claim IS NULL",
             (self.issue_id, self.scope),
         ).fetchone()
-        return row[0]
+        if row[0] is None:
+            return None
+        return utc_epoch(row[0]) if row[0] else 0.0
 
     def entries(self, state: str, limit: int = 50) -> list[Entry]:
         return [
@@ -418,31 +498,38 @@ class Ledger:
         """Active subscribers with no row in this send (joined after it began)."""
         if self.scope != "live":
             return 0
-        return self.conn.execute(
-            """
-            SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS (
-                SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.scope = 'live'
-                AND d.email_key = s.email_key)
-            """,
-            (self.issue_id,),
-        ).fetchone()[0]
+        return int(
+            self.conn.execute(
+                """
+                SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS (
+                    SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.scope = 'live'
+                    AND d.email_key = s.email_key)
+                """,
+                (self.issue_id,),
+            ).fetchone()[0]
+        )
 
 
 def sent_since(conn: sqlite3.Connection, since_iso: str) -> int:
     """Messages any send (live or test) handed over since then: the daily cap counts these."""
-    return conn.execute(
-        "SELECT count(*) FROM deliveries WHERE sent_at > ? AND scope != 'dry-run'", (since_iso,)
-    ).fetchone()[0]
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM deliveries WHERE sent_at > ? AND scope != 'dry-run'",
+            (since_iso,),
+        ).fetchone()[0]
+    )
 
 
 def oldest_sent_since(conn: sqlite3.Connection, since_iso: str) -> str | None:
-    return conn.execute(
+    value = conn.execute(
         "SELECT min(sent_at) FROM deliveries WHERE sent_at > ? AND scope != 'dry-run'",
         (since_iso,),
     ).fetchone()[0]
+    return str(value) if value else None
 
 
 def last_sent(conn: sqlite3.Connection) -> str | None:
-    return conn.execute("SELECT max(sent_at) FROM deliveries WHERE scope != 'dry-run'").fetchone()[
+    value = conn.execute("SELECT max(sent_at) FROM deliveries WHERE scope != 'dry-run'").fetchone()[
         0
     ]
+    return str(value) if value else None

@@ -172,3 +172,75 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     subscriber_tokens_v1,
     signups_v1,
 ]
+
+
+_ISO = "'%Y-%m-%dT%H:%M:%SZ'"
+
+
+def ledger_v2_one_time_format(conn: sqlite3.Connection) -> None:
+    """Ledger times in the subscriber table's format; a first-try time for the retry window.
+
+    Rebuilds `deliveries` (a column changes type: `next_attempt_at` was a REAL epoch, now
+    ISO text, '' for "due now") and rewrites every timestamp, `send_runs` included, as UTC
+    ISO seconds with Z. Rows that failed only because a few quick retries of a temporary
+    reply ran out ("gave up after N tries") go back to `deferred`: a temporary reply never
+    fails a row before its retry window ends.
+    """
+    conn.execute(
+        """
+        CREATE TABLE deliveries_v2 (
+            id INTEGER PRIMARY KEY,
+            issue_id TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('live', 'test', 'dry-run')),
+            subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+                ('pending', 'sending', 'sent', 'failed', 'deferred', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_reply TEXT NOT NULL DEFAULT '',
+            next_attempt_at TEXT NOT NULL DEFAULT '',
+            first_tried_at TEXT,
+            claim TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (issue_id, scope, email_key)
+        ) STRICT
+        """
+    )
+    conn.execute(
+        f"""
+        INSERT INTO deliveries_v2 (id, issue_id, scope, subscriber_id, email, email_key, name,
+            state, attempts, last_reply, next_attempt_at, first_tried_at, claim, created_at,
+            updated_at, sent_at)
+        SELECT id, issue_id, scope, subscriber_id, email, email_key, name,
+            CASE WHEN state = 'failed' AND last_reply LIKE 'gave up after %' THEN 'deferred'
+                 ELSE state END,
+            attempts, last_reply,
+            CASE WHEN next_attempt_at > 0 THEN
+                strftime({_ISO}, CAST(next_attempt_at + 0.999 AS INTEGER), 'unixepoch')
+                ELSE '' END,
+            CASE WHEN attempts > 0 THEN COALESCE(strftime({_ISO}, updated_at), updated_at) END,
+            claim,
+            COALESCE(strftime({_ISO}, created_at), created_at),
+            COALESCE(strftime({_ISO}, updated_at), updated_at),
+            COALESCE(strftime({_ISO}, sent_at), sent_at)
+        FROM deliveries
+        """
+    )
+    conn.execute("DROP TABLE deliveries")
+    conn.execute("ALTER TABLE deliveries_v2 RENAME TO deliveries")
+    conn.execute("CREATE INDEX deliveries_issue ON deliveries (issue_id, scope)")
+    conn.execute(
+        "CREATE INDEX deliveries_deferred ON deliveries (issue_id, scope, next_attempt_at) "
+        "WHERE state = 'deferred'"
+    )
+    conn.execute("CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)")
+    conn.execute(
+        f"UPDATE send_runs SET started_at = COALESCE(strftime({_ISO}, started_at), started_at)"
+    )
+
+
+MIGRATIONS.append(ledger_v2_one_time_format)

@@ -1,17 +1,16 @@
-"""Sending: claim ledger rows, fill each message, hand it to a Transport, record, retry, pace.
+"""Sending: claim ledger rows, fill each message, hand it to a Transport, record, retry.
 
 Render and inline happen once (the caller passes `Rendered`); per recipient this module only
 fills placeholders and signs an unsubscribe token. The same loop drives SMTP, a directory of
 .eml files (`--dry-run`) and test sends, so what a dry run shows is what a real send does.
+Connections and their faults live in `transport` and `smtp`, the rate in `pacing`, the
+state of every recipient in `ledger`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import fcntl
 import hashlib
-import itertools
 import os
 import re
 import sqlite3
@@ -21,7 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from newsletter import tokens
 from newsletter.build import mime, placeholders
@@ -29,77 +27,33 @@ from newsletter.build.recipient import make_recipient
 from newsletter.errors import NewsletterError, Problem
 from newsletter.mail import ledger as ledger_mod
 from newsletter.mail import subscribers
+from newsletter.mail.database import connect, is_full
 from newsletter.mail.ledger import Ledger, Row
-from newsletter.mail.smtp import FatalError, PermanentError, SmtpTransport, TransientError
+from newsletter.mail.pacing import Pacer, backoff
+from newsletter.mail.smtp import FatalError, PermanentError, TransientError
+from newsletter.mail.transport import (
+    Transport,
+    Unreachable,
+    directory_transports,
+    reconnect,
+    smtp_transports,
+)
 from newsletter.model import Config, Rendered
+from newsletter.workspace import Paths
 
 DEFAULT_RETRY_AFTER = 60.0
 RETRY_CAP = 1800.0
 """Backoff doubles from --retry-after up to this many seconds between tries of one message."""
-MAX_ATTEMPTS = 6
-"""Tries per message (and reconnects in a row) before a temporary failure counts as final."""
+DEFAULT_RETRY_WINDOW = 24 * 3600.0
+"""How long a message answered only with temporary replies is retried before it fails."""
+MAX_WAIT = 600.0
+"""A run waits at most this long for a deferred message's next try; later ones wait for the
+next `newsletter send`."""
+CONNECT_TRIES = 6
+"""Connection attempts in a row (with backoff) before the server counts as unreachable."""
 CLAIM_BATCH = 64
 
-
-class Transport(Protocol):
-    """Where messages go: an SMTP connection, or a folder for dry runs.
-
-    A message goes in two steps: `prepare` sends all but the last byte that commits it,
-    `finish` commits it and returns the server's reply, `abandon` drops a prepared one. The
-    ledger's commit for a message runs while `prepare` sends it; `finish` waits for both.
-    """
-
-    def open(self) -> None: ...
-
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None: ...
-
-    def finish(self) -> str: ...
-
-    def abandon(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class DirectoryTransport:
-    """Writes each message as NNNNNN-address.eml, for reading what a send would do."""
-
-    _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
-
-    def __init__(self, folder: Path, counter: Iterator[int]):
-        self.folder = folder
-        self.counter = counter
-
-    def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None:
-        self.staged = (recipient, message)
-
-    def finish(self) -> str:
-        recipient, message = self.staged
-        name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
-        (self.folder / name).write_bytes(message)
-        return f"written to {name}"
-
-    def abandon(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def directory_transports(folder: Path) -> Callable[[], Transport]:
-    counter = itertools.count(1)
-    lock = threading.Lock()
-
-    def numbers() -> Iterator[int]:
-        while True:
-            with lock:
-                n = next(counter)
-            yield n
-
-    shared = numbers()
-    return lambda: DirectoryTransport(folder, shared)
+__all__ = ["directory_transports", "smtp_transports"]
 
 
 @dataclass(frozen=True)
@@ -108,10 +62,14 @@ class SendOptions:
     rate: float = 0.0
     """Messages per second across all connections; 0 for no limit."""
     daily_limit: int = 0
-    """Messages per rolling 24 hours across all sends; 0 for no limit."""
+    """Messages per rolling 24 hours across all sends of every issue; 0 for no limit."""
     retry_after: float = DEFAULT_RETRY_AFTER
     retry_cap: float = RETRY_CAP
-    max_attempts: int = MAX_ATTEMPTS
+    retry_window: float = DEFAULT_RETRY_WINDOW
+    """A message fails on temporary replies only once this long has passed since its first
+    try; until then it is deferred and retried (in this run or the next)."""
+    max_wait: float = MAX_WAIT
+    connect_tries: int = CONNECT_TRIES
     include_new: bool = False
     batch: int = CLAIM_BATCH
     durable: bool = True
@@ -148,6 +106,8 @@ class Summary:
     stopped: str = ""
     """Why the run ended early ('' when nothing is left to send)."""
     failures: list[ledger_mod.Entry] = field(default_factory=list)
+    not_built: list[tuple[str, str]] = field(default_factory=list)
+    """(address, reason) of messages that could not be made this run: recorded failed."""
 
     @property
     def left(self) -> int:
@@ -171,43 +131,6 @@ class Plan:
     in_flight: int
     new_subscribers: int
     content_changed: bool
-
-
-class Pacer:
-    """Spaces handovers `1/rate` seconds apart across threads, continuing from the last run."""
-
-    def __init__(self, rate: float, last_sent: float | None = None):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.next = (last_sent + self.interval) if (last_sent and self.interval) else 0.0
-        self.lock = threading.Lock()
-
-    def reserve(self) -> float:
-        """Take the next slot; returns how long to wait for it."""
-        if not self.interval:
-            return 0.0
-        with self.lock:
-            now = time.time()
-            slot = max(now, self.next)
-            self.next = slot + self.interval
-            return slot - now
-
-
-class DailyCap:
-    """At most `limit` handovers per rolling 24 hours, counted from the ledger at start."""
-
-    def __init__(self, limit: int, used: int):
-        self.limit = limit
-        self.used = used
-        self.lock = threading.Lock()
-
-    def take(self) -> bool:
-        if not self.limit:
-            return True
-        with self.lock:
-            if self.used >= self.limit:
-                return False
-            self.used += 1
-            return True
 
 
 def content_hash(rendered: Rendered) -> str:
@@ -239,13 +162,20 @@ def test_recipients(addresses: Sequence[str]) -> list[tuple[str, str]]:
 
 @contextlib.contextmanager
 def send_lock(database: Path, issue_id: str, scope: str) -> Iterator[None]:
-    """One run per issue and scope at a time; the kernel drops the lock if the process dies."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", issue_id)
-    path = database.parent / f".send-{safe}-{scope}.lock"
+    """One run per issue and scope per database file; the kernel drops it if the process dies.
+
+    The lock file sits beside the database's real file (symlinks and relative paths
+    resolved), so every path that reaches one database meets the same lock.
+    """
+    real = database.resolve()
+    real.parent.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", f"{real.name}-{issue_id}")
+    path = real.parent / f".send-{safe}-{scope}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
+            import fcntl
+
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise NewsletterError.single(
@@ -285,13 +215,50 @@ class Job:
         )
 
 
-def smtp_transports(config: Config, password: str, **kwargs: object) -> Callable[[], Transport]:
-    return lambda: SmtpTransport(config.smtp, password=password, **kwargs)  # type: ignore[arg-type]
+def make_job(
+    paths: Paths,
+    issue_id: str,
+    /,
+    *,
+    database: Path,
+    test: Sequence[str] = (),
+    dry_run: Path | None = None,
+    rate: float | None = None,
+) -> tuple[Job, str]:
+    """Build the issue once and gather what its send needs; also says where mail goes.
+
+    A content error, a bad test address or a weak secret stops here, before anything is
+    written or any connection opened.
+    """
+    from newsletter.build.pipeline import render_workspace
+    from newsletter.workspace import load_secret, load_smtp_password
+
+    config, rendered = render_workspace(paths, issue_id)
+    if rate is not None:
+        config = config._replace(rate_per_second=rate)
+    scope = "dry-run" if dry_run else "test" if test else "live"
+    if dry_run:
+        transports = directory_transports(dry_run)
+        where = f"{dry_run}/"
+    else:
+        transports = smtp_transports(config, load_smtp_password(paths))
+        where = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
+    job = Job(
+        database=database,
+        config=config,
+        rendered=rendered,
+        scope=scope,
+        secret=load_secret(paths),
+        transports=transports,
+        recipients=test_recipients(test),
+        subject_prefix="[TEST] " if test else "",
+    )
+    return job, where
 
 
 def plan(job: Job, *, include_new: bool = False) -> Plan:
     """Count what this run would send, without writing anything."""
-    from newsletter.mail.database import connect
+    from newsletter.mail.subscribers import count_active
 
     conn = connect(job.database)
     try:
@@ -301,9 +268,7 @@ def plan(job: Job, *, include_new: bool = False) -> Plan:
         if job.recipients:
             to_send = len(job.recipients)
         elif started is None or job.scope == "dry-run":
-            to_send = conn.execute(
-                "SELECT count(*) FROM subscribers WHERE status = 'active'"
-            ).fetchone()[0]
+            to_send = count_active(conn)
         else:
             to_send = ledger.left() + (ledger.new_subscribers() if include_new else 0)
         return Plan(
@@ -321,22 +286,19 @@ def plan(job: Job, *, include_new: bool = False) -> Plan:
         conn.close()
 
 
-def _parse_iso(value: str | None) -> float | None:
-    return dt.datetime.fromisoformat(value).timestamp() if value else None
-
-
 class _Run:
     """Shared state of one run: counters, stop flag, and the reason it stopped."""
 
-    def __init__(self, job: Job, options: SendOptions, pacer: Pacer, cap: DailyCap):
+    def __init__(self, job: Job, options: SendOptions, pacer: Pacer):
         self.job = job
         self.options = options
         self.pacer = pacer
-        self.cap = cap
+        self.daily_limit = options.daily_limit if job.scope != "dry-run" else 0
         self.template = job.template()
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.counts = {"sent": 0, "failed": 0, "deferred": 0, "skipped": 0}
+        self.not_built: list[tuple[str, str]] = []
         self.stopped = ""
         self.fatal: FatalError | None = None
         self.worker_error: BaseException | None = None
@@ -353,148 +315,244 @@ class _Run:
         with self.lock:
             self.counts[what] += n
 
-    def halt(self, reason: str) -> None:
+    def note(self, reason: str) -> None:
+        """Why this run will end with messages left, without stopping the other workers."""
         with self.lock:
             if not self.stopped:
                 self.stopped = reason
+
+    def halt(self, reason: str) -> None:
+        self.note(reason)
         self.stop.set()
 
     def backoff(self, attempts: int) -> float:
-        return min(self.options.retry_cap, self.options.retry_after * 2 ** max(attempts - 1, 0))
+        return backoff(attempts, first=self.options.retry_after, cap=self.options.retry_cap)
+
+    reserve: Path | None = None
+
+    def release_reserve(self) -> None:
+        with self.lock:
+            if self.reserve is not None:
+                self.reserve.unlink(missing_ok=True)
+                self.reserve = None
 
 
-def _worker(run: _Run, number: int, transport: Transport) -> None:
-    from newsletter.mail.database import connect
+RESERVE_BYTES = 1 << 20
+"""Disk space held beside the database during a send and freed if the disk fills up, so
+the messages the server already took can still be recorded as sent."""
 
-    job, options = run.job, run.options
-    name = f"{os.getpid()}.{number}"
-    conn = connect(job.database)
-    _set_sync(conn, options)
-    ledger = Ledger(conn, job.issue_id, job.scope)
-    sender = job.config.sender_email
-    current: Row | None = None
-    io = ThreadPoolExecutor(1, thread_name_prefix=f"send-{number}-io")
-    """Sends each message's bytes while this thread commits its ledger row."""
+
+@contextlib.contextmanager
+def _disk_reserve(database: Path) -> Iterator[Path | None]:
+    real = database.resolve()
+    path = real.with_name(f".{real.name}.send-reserve")
     try:
-        while not run.stop.is_set():
-            rows = ledger.claim(name, options.batch)
-            if not rows and ledger.skipped:  # a whole batch had left the list: claim again
-                run.count("skipped", ledger.skipped)
-                continue
-            if not rows:
-                ledger.flush()
-                due = ledger.next_due()
-                if due is None:
-                    return
-                run.stop.wait(min(max(due - time.time(), 0.01), 0.5))
-                continue
-            run.count("skipped", ledger.skipped)
-            for row in rows:
-                if run.stop.is_set():
-                    break
-                if not run.cap.take():
-                    run.halt("daily limit")
-                    break
-                wait = run.pacer.reserve()
-                if wait > 0:
-                    ledger.flush()
-                    if run.stop.wait(wait):
-                        break
-                token_id = subscribers.token_id_for(conn, row.email) or ""
-                message = run.template.render(
-                    make_recipient(
-                        row.email,
-                        row.name,
-                        config=job.config,
-                        secret=job.secret,
-                        token_id=token_id,
-                    )
-                )
-                if not _connected(transport) and not _reconnect(run, transport):
-                    break
-                current = row
-                staged = io.submit(transport.prepare, sender, row.email, message)
-                try:
-                    ledger.start_sending(row)
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        staged.result()
-                    transport.abandon()
-                    raise
-                try:
-                    staged.result()
-                    reply = transport.finish()
-                except TransientError as exc:
-                    current = None
-                    attempts = row.attempts + 1
-                    if attempts >= options.max_attempts:
-                        ledger.failed(row, f"gave up after {attempts} tries: {exc.reply}")
-                        run.count("failed")
-                    else:
-                        ledger.deferred(
-                            row, exc.reply, retry_at=time.time() + run.backoff(attempts)
-                        )
-                        run.count("deferred")
-                    if exc.reconnect and not _reconnect(run, transport):
-                        break
-                    continue
-                except PermanentError as exc:
-                    current = None
-                    ledger.failed(row, exc.reply, bounced=exc.user_unknown)
-                    run.count("failed")
-                    continue
-                except FatalError as exc:
-                    ledger.unsent(row)
-                    current = None
-                    run.fatal = exc
-                    run.halt("fatal")
-                    break
-                current = None
-                ledger.accepted(row, reply)
-                run.count("sent")
-            ledger.release(name)
-    except BaseException as exc:  # a bug: stop the others, keep the ledger consistent
-        run.worker_error = exc
-        run.halt("error")
-        if current is not None:
-            with contextlib.suppress(Exception):
-                ledger.unsent(current)
+        with path.open("wb") as out:
+            out.write(bytes(RESERVE_BYTES))
+        held: Path | None = path
+    except OSError:
+        path.unlink(missing_ok=True)
+        held = None
+    try:
+        yield held
     finally:
-        with contextlib.suppress(Exception):
-            ledger.release(name)
-        io.shutdown()
-        transport.close()
-        conn.close()
-        run.worker_done()
+        path.unlink(missing_ok=True)
+
+
+class _Worker:
+    """One connection's loop: claim a batch, then for each row pace, build, hand over, record."""
+
+    def __init__(self, run: _Run, number: int, transport: Transport):
+        self.run = run
+        self.options = run.options
+        self.transport = transport
+        self.name = f"{os.getpid()}.{number}"
+        self.current: Row | None = None
+        self.io = ThreadPoolExecutor(1, thread_name_prefix=f"send-{number}-io")
+        """Sends each message's bytes while this thread commits its ledger row."""
+
+    def __call__(self) -> None:
+        try:
+            self.conn = connect(self.run.job.database)  # SQLite: one connection per thread
+        except BaseException as exc:
+            self.run.worker_error = exc
+            self.run.halt("error")
+            self.run.worker_done()
+            return
+        _set_sync(self.conn, self.options)
+        self.ledger = Ledger(self.conn, self.run.job.issue_id, self.run.job.scope)
+        try:
+            while not self.run.stop.is_set():
+                rows = self._next_batch()
+                if rows is None:
+                    return
+                for row in rows:
+                    if self.run.stop.is_set() or not self._send(row):
+                        break
+                self.ledger.release(self.name)
+        except BaseException as exc:  # a bug or a full disk: stop the others, keep the ledger
+            self.run.worker_error = exc
+            self.run.halt("error")
+            if isinstance(exc, sqlite3.OperationalError) and is_full(exc):
+                self.run.release_reserve()  # room to record what the server already took
+            with contextlib.suppress(Exception):
+                self.ledger.flush()
+            if self.current is not None:
+                with contextlib.suppress(Exception):
+                    self.ledger.unsent(self.current)
+        finally:
+            with contextlib.suppress(Exception):
+                self.ledger.release(self.name)
+            self.io.shutdown()
+            self.transport.close()
+            self.conn.close()
+            self.run.worker_done()
+
+    def _next_batch(self) -> list[Row] | None:
+        """The next rows to send; [] to ask again; None when this worker has nothing left."""
+        run, ledger = self.run, self.ledger
+        rows = ledger.claim(self.name, self.options.batch, daily_limit=run.daily_limit)
+        run.count("skipped", ledger.skipped)
+        if rows or ledger.taken:
+            return rows  # a batch whose every row left the list is no reason to stop
+        if ledger.limited:
+            run.note("daily limit")
+            return None
+        ledger.flush()
+        due = ledger.next_due()
+        if due is None:
+            return None
+        wait = due - time.time()
+        if wait > self.options.max_wait:
+            run.note("deferred")
+            return None
+        run.stop.wait(min(max(wait, 0.01), 0.5))
+        return []
+
+    def _send(self, row: Row) -> bool:
+        """Send one row; False when this worker must stop its batch."""
+        wait = self.run.pacer.reserve()
+        if wait > 0:
+            self.ledger.flush()
+            if self.run.stop.wait(wait):
+                return False
+        message = self._build(row)
+        if message is None:
+            return True
+        if not self.transport.connected and not self._reconnect():
+            return False
+        return self._hand_over(row, message)
+
+    def _build(self, row: Row) -> bytes | None:
+        """The message bytes, or None (recorded failed) when they cannot be made.
+
+        That is a bug on this side, not the recipient's fault; it must not stop the send
+        for everyone after them, and the summary and exit status say so.
+        """
+        job = self.run.job
+        try:
+            token_id = subscribers.token_id_for(self.conn, row.email) or ""
+            recipient = make_recipient(
+                row.email, row.name, config=job.config, secret=job.secret, token_id=token_id
+            )
+            return self.run.template.render(recipient)
+        except Exception as exc:
+            reason = f"the message could not be built: {type(exc).__name__}: {exc}"
+            self.ledger.failed(row, reason)
+            self.run.count("failed")
+            with self.run.lock:
+                self.run.not_built.append((row.email, reason))
+            return None
+
+    def _hand_over(self, row: Row, message: bytes) -> bool:
+        """Commit `sending` while the bytes travel, then the final dot; record the reply."""
+        sender = self.run.job.config.sender_email
+        staged = self.io.submit(self.transport.prepare, sender, row.email, message)
+        self.current = row
+        try:
+            going = self.ledger.start_sending(row)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                staged.result()
+            self.transport.abandon()
+            raise
+        if not going:  # unsubscribed since the claim: the message is in DATA, drop it
+            self.current = None
+            with contextlib.suppress(Exception):
+                staged.result()
+            self.transport.abandon()
+            self.run.count("skipped")
+            return True
+        try:
+            staged.result()
+            reply = self.transport.finish()
+        except TransientError as exc:
+            self.current = None
+            return self._temporary(row, exc)
+        except PermanentError as exc:
+            self.current = None
+            self.ledger.failed(row, exc.reply, bounced=exc.user_unknown)
+            self.run.count("failed")
+            return True
+        except FatalError as exc:
+            self.ledger.unsent(row)
+            self.current = None
+            self.run.fatal = exc
+            self.run.halt("fatal")
+            return False
+        self.current = None
+        self.ledger.accepted(row, reply)
+        self.run.count("sent")
+        return True
+
+    def _temporary(self, row: Row, exc: TransientError) -> bool:
+        """A 4xx, a drop or a timeout: defer until the retry window ends, then fail.
+
+        The next message goes on a fresh connection: a server that said 452 or 421 (too
+        many messages, shutting down) often means "not on this connection".
+        """
+        attempts = row.attempts + 1
+        tried = row.tried_for()
+        if tried >= self.options.retry_window:
+            self.ledger.failed(
+                row, f"gave up after {attempts} tries over {_duration(tried)}: {exc.reply}"
+            )
+            self.run.count("failed")
+        else:
+            retry_at = time.time() + self.run.backoff(attempts)
+            self.ledger.deferred(row, exc.reply, retry_at=retry_at)
+            self.run.count("deferred")
+        return self._reconnect()
+
+    def _reconnect(self) -> bool:
+        """Open the connection again, backing off; False (and the run halted) on giving up."""
+        try:
+            reconnect(
+                self.transport,
+                tries=self.options.connect_tries,
+                wait=lambda attempt: self.run.stop.wait(self.run.backoff(attempt)),
+            )
+            return True
+        except FatalError as exc:
+            self.run.fatal = exc
+            self.run.halt("fatal")
+        except Unreachable as exc:
+            self.run.halt(exc.reply)
+        except InterruptedError:
+            pass
+        return False
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 def _set_sync(conn: sqlite3.Connection, options: SendOptions) -> None:
     conn.execute(f"PRAGMA synchronous = {'FULL' if options.durable else 'NORMAL'}")
-
-
-def _connected(transport: Transport) -> bool:
-    return getattr(transport, "connected", True)
-
-
-def _reconnect(run: _Run, transport: Transport) -> bool:
-    """Open the connection again, backing off; False (and the run halted) when it gives up."""
-    transport.close()
-    for attempt in range(1, run.options.max_attempts + 1):
-        if run.stop.is_set():
-            return False
-        try:
-            transport.open()
-            return True
-        except FatalError as exc:
-            run.fatal = exc
-            run.halt("fatal")
-            return False
-        except TransientError as exc:
-            last = exc.reply
-            if attempt < run.options.max_attempts and run.stop.wait(run.backoff(attempt)):
-                return False
-    run.halt(f"server unreachable: {last}")
-    return False
 
 
 def execute(
@@ -506,116 +564,158 @@ def execute(
 ) -> Summary:
     """Connect (stopping at once on TLS or login failure), take the list, send, summarise.
 
-    Holds the issue's send lock throughout. A run stopped by Ctrl-C, a crash or the daily
-    limit leaves the ledger ready for the next run to continue where this one ended.
+    Holds the issue's send lock throughout. A run stopped by Ctrl-C, a crash, the daily
+    limit or an unreachable server leaves the ledger ready for the next run to continue
+    where this one ended.
     """
-    from newsletter.mail.database import connect
-
     with send_lock(job.database, job.issue_id, job.scope):
-        transports = [job.transports() for _ in range(max(1, options.connections))]
-        try:
-            for transport in transports:
-                transport.open()
-        except (FatalError, TransientError) as exc:
-            for transport in transports:
-                transport.close()
-            raise NewsletterError.single(
-                "smtp", f"{exc.reply}; nothing was sent and no recipient was marked"
-            ) from None
-
+        transports, unreachable = _open_transports(job, options)
         conn = connect(job.database)
         _set_sync(conn, options)
         try:
             ledger = Ledger(conn, job.issue_id, job.scope)
-            digest = content_hash(job.rendered)
-            if job.recipients:
-                ledger.reset(job.recipients, content_hash=digest)
-            elif job.scope == "dry-run":
-                ledger.fill_dry_run(content_hash=digest)
-            else:
-                ledger.start(content_hash=digest, include_new=options.include_new)
-            recovered = ledger.recover()
-            total = ledger.left()
+            if unreachable:
+                return _summary(ledger, job, 0, 0.0, [], unreachable, [])
+            recovered = _take_the_list(ledger, job, options)
             real = job.scope != "dry-run"
-            pacer = Pacer(
-                options.rate if real else 0,
-                _parse_iso(ledger_mod.last_sent(conn)) if real else None,
-            )
-            day_ago = ledger_mod.iso_ago(86400)
-            cap = DailyCap(
-                options.daily_limit if real else 0,
-                ledger_mod.sent_since(conn, day_ago) if options.daily_limit and real else 0,
-            )
-            run = _Run(job, options, pacer, cap)
+            pacer = Pacer(options.rate if real else 0, ledger_mod.last_sent(conn) if real else None)
+            run = _Run(job, options, pacer)
             started = time.monotonic()
-            threads = [
-                threading.Thread(target=_worker, args=(run, i, t), name=f"send-{i}", daemon=True)
-                for i, t in enumerate(transports, start=1)
-            ]
-            for thread in threads:
-                thread.start()
-
-            def report() -> None:
-                if on_progress:
-                    c = dict(run.counts)
-                    on_progress(
-                        Progress(
-                            done=c["sent"] + c["failed"] + c["skipped"],
-                            total=total,
-                            sent=c["sent"],
-                            failed=c["failed"],
-                            deferred=c["deferred"],
-                            skipped=c["skipped"],
-                            elapsed=time.monotonic() - started,
-                        )
-                    )
-
-            # Wait on the workers' own "done" flag, never Thread.join: a Ctrl-C that lands
-            # inside join() can leave it reporting a live thread as finished, and the
-            # process would then exit with a message half handed over.
-            try:
-                while not run.all_done.wait(progress_every):
-                    report()
-            except KeyboardInterrupt:
-                run.halt("interrupted")
-                while not run.all_done.wait(0.05):
-                    pass
-            report()
+            with _disk_reserve(job.database) as run.reserve:
+                _drive(run, transports, ledger.left(), on_progress, progress_every)
             elapsed = time.monotonic() - started
-            if run.worker_error is not None:
-                raise run.worker_error
-            if run.fatal is not None:
-                raise NewsletterError.single(
-                    "smtp", f"{run.fatal.reply}; the send stopped, run it again once fixed"
-                )
-            counts = ledger.counts()
-            return Summary(
-                issue_id=job.issue_id,
-                scope=job.scope,
-                counts=counts,
-                sent_now=run.counts["sent"],
-                elapsed=elapsed,
-                recovered=recovered,
-                stopped=run.stopped,
-                failures=ledger.entries("failed"),
+            _raise_what_stopped(run, job)
+            return _summary(
+                ledger, job, run.counts["sent"], elapsed, recovered, run.stopped, run.not_built
             )
         finally:
             conn.close()
 
 
+def _open_transports(job: Job, options: SendOptions) -> tuple[list[Transport], str]:
+    """One open connection per worker; a fatal problem (TLS, login) stops here.
+
+    A temporary one (the server is down, or said 421 or 4xx) returns its reason, so the run
+    records nothing and asks to be run again later.
+    """
+    transports = [job.transports() for _ in range(max(1, options.connections))]
+    try:
+        for transport in transports:
+            transport.open()
+    except (FatalError, TransientError) as exc:
+        for transport in transports:
+            transport.close()
+        if isinstance(exc, TransientError):
+            return transports, f"server unreachable: {exc.reply}"
+        raise NewsletterError.single(
+            "smtp", f"{exc.reply}; nothing was sent and no recipient was marked"
+        ) from None
+    return transports, ""
+
+
+def _take_the_list(ledger: Ledger, job: Job, options: SendOptions) -> list[str]:
+    """Record who this run is for (first run, test, dry run) and recover a crashed run."""
+    digest = content_hash(job.rendered)
+    if job.recipients:
+        ledger.reset(job.recipients, content_hash=digest)
+    elif job.scope == "dry-run":
+        ledger.fill_dry_run(content_hash=digest)
+    else:
+        ledger.start(content_hash=digest, include_new=options.include_new)
+    return ledger.recover()
+
+
+def _drive(
+    run: _Run,
+    transports: list[Transport],
+    total: int,
+    on_progress: Callable[[Progress], None] | None,
+    every: float,
+) -> None:
+    """Run one worker thread per connection to the end, reporting progress meanwhile."""
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=_Worker(run, i, t), name=f"send-{i}", daemon=True)
+        for i, t in enumerate(transports, start=1)
+    ]
+    for thread in threads:
+        thread.start()
+
+    def report() -> None:
+        if on_progress:
+            c = dict(run.counts)
+            done = c["sent"] + c["failed"] + c["skipped"]
+            on_progress(
+                Progress(
+                    done,
+                    total,
+                    c["sent"],
+                    c["failed"],
+                    c["deferred"],
+                    c["skipped"],
+                    time.monotonic() - started,
+                )
+            )
+
+    # Wait on the workers' own "done" flag, never Thread.join: a Ctrl-C that lands inside
+    # join() can leave it reporting a live thread as finished, and the process would then
+    # exit with a message half handed over.
+    try:
+        while not run.all_done.wait(every):
+            report()
+    except KeyboardInterrupt:
+        run.halt("interrupted")
+        while not run.all_done.wait(0.05):
+            pass
+    report()
+
+
+def _raise_what_stopped(run: _Run, job: Job) -> None:
+    """A worker's bug is re-raised; a full disk or a fatal SMTP reply is one clear line."""
+    error = run.worker_error
+    if error is not None:
+        if isinstance(error, sqlite3.OperationalError) and is_full(error):
+            raise NewsletterError.single(
+                str(job.database),
+                "the disk is full: the send stopped; every message handed over is recorded. "
+                "Free some space, then run the same command again to continue",
+            )
+        raise error
+    if run.fatal is not None:
+        raise NewsletterError.single(
+            "smtp", f"{run.fatal.reply}; the send stopped, run it again once fixed"
+        )
+
+
+def _summary(
+    ledger: Ledger,
+    job: Job,
+    sent_now: int,
+    elapsed: float,
+    recovered: list[str],
+    stopped: str,
+    not_built: list[tuple[str, str]],
+) -> Summary:
+    counts = ledger.counts()
+    left = counts["pending"] + counts["deferred"] + counts["sending"]
+    return Summary(
+        issue_id=job.issue_id,
+        scope=job.scope,
+        counts=counts,
+        sent_now=sent_now,
+        elapsed=elapsed,
+        recovered=recovered,
+        stopped=stopped if left or stopped.startswith("server unreachable") else "",
+        failures=ledger.entries("failed"),
+        not_built=not_built,
+    )
+
+
 def next_day_slot(database: Path) -> str | None:
     """When the rolling 24-hour window frees its first slot, for the daily-limit message."""
-    from newsletter.mail.database import connect
+    from newsletter.mail import pacing
 
-    conn = connect(database)
-    try:
-        oldest = ledger_mod.oldest_sent_since(conn, ledger_mod.iso_ago(86400))
-    finally:
-        conn.close()
-    if not oldest:
-        return None
-    when = dt.datetime.fromisoformat(oldest) + dt.timedelta(days=1)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    return pacing.next_day_slot(database)
 
 
 _TOKEN = re.compile(r"\b\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\b")
@@ -627,8 +727,6 @@ def unsubscribe_token(database: Path, text: str, *, secret: str) -> tuple[str, b
     Returns (address, whether it was already unsubscribed). A forged, altered or truncated
     token changes nothing.
     """
-    from newsletter.mail.database import connect
-
     try:
         token = tokens.token_from(text)
     except tokens.InvalidToken:

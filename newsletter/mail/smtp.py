@@ -67,21 +67,26 @@ class Reply:
 
 
 def _reply(code: int, message: bytes | str) -> Reply:
+    """The reply as one line of printable text: it is stored and shown in a terminal."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return Reply(code, " ".join(text.split()))
+    text = "".join(ch if ch.isprintable() or ch.isspace() else "?" for ch in text)
+    return Reply(code, " ".join(text.split())[:500])
 
 
 def is_user_unknown(reply: Reply) -> bool:
     """5.1.x (bad mailbox, bad domain, bad syntax): the address itself is dead."""
     match = _ENHANCED.search(reply.text)
-    return reply.code >= 500 and bool(match) and match.group(1) == "5" and match.group(2) == "1"
+    return reply.code >= 500 and match is not None and match.group(1, 2) == ("5", "1")
 
 
 def classify(reply: Reply, *, reconnect: bool = False) -> SmtpError:
-    """4xx is worth retrying (421 also means the server closed the line); 5xx is final."""
+    """4xx at any stage is worth retrying, on a new connection (452 "too many messages",
+    421 "closing"); 5xx is final; anything else (no valid code) is a broken line."""
     if 400 <= reply.code < 500:
-        return TransientError(str(reply), reconnect=reconnect or reply.code == 421)
-    return PermanentError(str(reply), user_unknown=is_user_unknown(reply))
+        return TransientError(str(reply), reconnect=True)
+    if 500 <= reply.code < 600:
+        return PermanentError(str(reply), user_unknown=is_user_unknown(reply))
+    return TransientError(f"unexpected reply: {reply}", reconnect=True)
 
 
 def stuff_dots(message: bytes) -> bytes:
@@ -129,7 +134,9 @@ class SmtpTransport:
     def open(self) -> None:
         """Connect, secure and log in; fatal problems (TLS, auth) raise before any message."""
         s = self.settings
-        timeout = s.timeout or None
+        timeout: float = s.timeout or socket.getdefaulttimeout() or 0.0
+        if not timeout:
+            timeout = socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
         try:
             if s.security == "ssl":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -149,7 +156,8 @@ class SmtpTransport:
         try:
             # The final dot of each message is a 3-byte write after the body: without this,
             # Nagle's algorithm holds it until the server's delayed ACK, 40 ms a message.
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._secure_and_login(conn)
         except BaseException:
             self.close()
@@ -221,7 +229,8 @@ class SmtpTransport:
         if sender_utf8 or rcpt_utf8:
             if not conn.has_extn("smtputf8"):
                 raise PermanentError(
-                    f"{self.where} does not support SMTPUTF8, needed for {recipient!r}"
+                    f"not sent: the address has non-ASCII characters before the @, which "
+                    f"need SMTPUTF8, and {self.where} does not offer it"
                 )
             options.append("SMTPUTF8")
             conn.command_encoding = "utf-8"
@@ -247,8 +256,14 @@ class SmtpTransport:
             return str(_reply(code, text))
 
     def abandon(self) -> None:
-        """Drop a prepared message: closing the connection is the only way out of DATA."""
-        self.close()
+        """Drop a prepared message: closing the connection is the only way out of DATA.
+
+        No QUIT: inside DATA the server would take it as a line of the message and never
+        answer, so the socket is simply closed (the server discards the transaction).
+        """
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
 
     @contextlib.contextmanager
     def _errors(self, conn: smtplib.SMTP) -> Iterator[None]:

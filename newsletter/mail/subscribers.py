@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email.errors
+import email.header
 import functools
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -124,6 +127,11 @@ def add(
     consent = " ".join(consent.split())
     if not consent:
         raise NewsletterError.single(address, NO_CONSENT_ONE)
+    try:
+        name = clean_name(name)
+        consent = clean_name(consent)
+    except ValueError as exc:
+        raise NewsletterError.single(address, str(exc)) from None
     now = now or now_utc()
     with transaction(conn):
         existing = get(conn, address)
@@ -131,7 +139,7 @@ def add(
             conn.execute(
                 "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
                 " consent_at, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
-                (address, email_key(address), clean_name(name), source, consent, now, now, now),
+                (address, email_key(address), name, source, consent, now, now, now),
             )
         elif existing.status == "active":
             raise NewsletterError.single(existing.email, "already subscribed")
@@ -146,7 +154,7 @@ def add(
                 "UPDATE subscribers SET status = 'active', consent = ?, consent_at = ?,"
                 " name = COALESCE(NULLIF(?, ''), name), updated_at = ?"
                 " WHERE id = ?",
-                (consent, now, clean_name(name), now, existing.id),
+                (consent, now, name, now, existing.id),
             )
         added = get(conn, address)
     assert added is not None
@@ -165,9 +173,62 @@ def _status_date(subscriber: Subscriber) -> str:
     return subscriber.updated_at
 
 
+NAME_LIMIT = 200
+"""Characters in a name: a greeting and a To header, not a document."""
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def clean_name(name: str) -> str:
-    """One line, single spaces: names go into greetings and headers."""
-    return " ".join(name.split())
+    """The name as stored: one line of printable text, single spaces, at most NAME_LIMIT.
+
+    Called once, by `add` and by the CSV import, so every stored name is already safe for a
+    greeting and a header. RFC 2047 encoded words (`=?utf-8?q?...?=`, as some exports
+    write names) are decoded first, so one that hides a CR, LF or NUL is cleaned like the
+    plain character. Control, format-direction and separator characters become spaces;
+    unpaired surrogates (from undecodable command-line bytes) are dropped. Raises
+    ValueError for a name longer than the limit.
+    """
+    if "=?" in name and _ENCODED_WORD.search(name):
+        name = _decode_encoded_words(name)
+    kept = []
+    for char in name:
+        category = unicodedata.category(char)
+        if category == "Cs":
+            continue
+        if category in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            kept.append(" ")
+        else:
+            kept.append(char)
+    cleaned = " ".join("".join(kept).split())
+    if len(cleaned) > NAME_LIMIT:
+        raise ValueError(
+            f"the name is {len(cleaned):,} characters long; at most {NAME_LIMIT} are kept "
+            "(it goes into the greeting and the To header)"
+        )
+    return cleaned
+
+
+def _decode_encoded_words(name: str) -> str:
+    """Decode each RFC 2047 word as a mail reader would; an undecodable one stays as written."""
+    return _ENCODED_WORD.sub(_decode_word, _BETWEEN_WORDS.sub(r"\1\2", name))
+
+
+_BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
+"""White space between two encoded words is not part of the text (RFC 2047 6.2)."""
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    try:
+        ((data, charset),) = email.header.decode_header(match.group(0))
+        if isinstance(data, str):
+            return data
+        return str(data.decode(charset or "ascii", "replace"))
+    except (ValueError, LookupError, email.errors.HeaderParseError):
+        return match.group(0)
 
 
 def _set_status(conn: sqlite3.Connection, email: str, status: str, now: str | None) -> Subscriber:
@@ -221,7 +282,7 @@ def iter_subscribers(
     where, params = "WHERE id > ?", [after_id]
     if status is not None:
         where += " AND status = ?"
-        params.append(status)
+        params.append(status)  # type: ignore[arg-type]
     cursor = conn.execute(f"{_SELECT} {where} ORDER BY id", params)
     try:
         for row in cursor:
@@ -243,13 +304,28 @@ def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
     return counts
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a leading `'`.
+
+    Names and consent text come from subscribers and imports; `=HYPERLINK(...)` in one
+    would run when the practitioner opens the export (OWASP "CSV injection").
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
 def export_csv(conn: sqlite3.Connection, out: TextIO, *, status: str | None = None) -> int:
     """Write every column of every row as CSV (header first); return the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     rows = 0
     for subscriber in iter_subscribers(conn, status=status):
-        writer.writerow(["" if v is None else v for v in vars(subscriber).values()])
+        writer.writerow([spreadsheet_safe(v) for v in vars(subscriber).values()])
         rows += 1
     return rows
 
@@ -265,8 +341,9 @@ class ImportCounts:
     """Unsubscribed, bounced or complained: never made active again by an import."""
 
 
-class _DryRun(Exception):
-    """Raised inside the import transaction to roll it back after counting."""
+IMPORT_BATCH = 500
+"""Rows per import transaction: short enough that a send, the web service or another
+writer never waits long for the lock (each batch commits in milliseconds)."""
 
 
 def import_rows(
@@ -277,31 +354,73 @@ def import_rows(
     dry_run: bool = False,
     now: str | None = None,
 ) -> ImportCounts:
-    """Merge (email, name, consent) rows, unique by address, into the list in one transaction.
+    """Merge (email, name, consent) rows, unique by address, into the list in short batches.
 
     New addresses are added as active with their consent; active ones get a changed name;
-    anyone who left stays as they are. A dry run does the same work and rolls it back, so
-    its counts are exactly what the real import would report.
+    anyone who left stays as they are. Each batch is its own transaction, so other
+    processes write between them. A dry run counts the same way and writes nothing.
     """
     now = now or now_utc()
-    counts = ImportCounts()
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS incoming (key TEXT PRIMARY KEY, email TEXT NOT NULL,"
+        " name TEXT NOT NULL, consent TEXT NOT NULL)"
+    )
+    total = ImportCounts()
+    batch: list[tuple[str, str, str, str]] = []
     try:
-        with transaction(conn):
-            conn.execute(
-                "CREATE TEMP TABLE incoming (key TEXT PRIMARY KEY, email TEXT NOT NULL,"
-                " name TEXT NOT NULL, consent TEXT NOT NULL)"
-            )
-            conn.executemany(
-                "INSERT INTO temp.incoming (key, email, name, consent) VALUES (?, ?, ?, ?)",
-                ((email_key(email), email, name, consent) for email, name, consent in rows),
-            )
-            total, added, updated, skipped = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(s.id IS NULL), 0),"
-                " COALESCE(SUM(s.status = 'active' AND i.name != '' AND i.name != s.name), 0),"
-                " COALESCE(SUM(s.status != 'active'), 0)"
-                " FROM temp.incoming i LEFT JOIN subscribers s ON s.email_key = i.key"
-            ).fetchone()
-            counts = ImportCounts(added, updated, total - added - updated - skipped, skipped)
+        for email, name, consent in rows:
+            batch.append((email_key(email), email, name, consent))
+            if len(batch) >= IMPORT_BATCH:
+                total = _add_counts(total, _patient_batch(conn, batch, source, now, dry_run))
+                batch.clear()
+        if batch:
+            total = _add_counts(total, _patient_batch(conn, batch, source, now, dry_run))
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.incoming")
+    return total
+
+
+def _patient_batch(
+    conn: sqlite3.Connection,
+    batch: list[tuple[str, str, str, str]],
+    source: str,
+    now: str,
+    dry_run: bool,
+) -> ImportCounts:
+    """A batch that waits for another writer (a long send, the web service) to finish."""
+    from newsletter.mail.database import patiently
+
+    return patiently(lambda: _import_batch(conn, batch, source, now, dry_run), patience=300)
+
+
+def _add_counts(a: ImportCounts, b: ImportCounts) -> ImportCounts:
+    return ImportCounts(
+        a.added + b.added, a.updated + b.updated, a.unchanged + b.unchanged, a.skipped + b.skipped
+    )
+
+
+def _import_batch(
+    conn: sqlite3.Connection,
+    batch: list[tuple[str, str, str, str]],
+    source: str,
+    now: str,
+    dry_run: bool,
+) -> ImportCounts:
+    """One batch in one transaction; a dry run only reads (no write lock on the list)."""
+    conn.execute("BEGIN" if dry_run else "BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM temp.incoming")
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.incoming (key, email, name, consent) VALUES (?, ?, ?, ?)",
+            batch,
+        )
+        total, added, updated, skipped = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(s.id IS NULL), 0),"
+            " COALESCE(SUM(s.status = 'active' AND i.name != '' AND i.name != s.name), 0),"
+            " COALESCE(SUM(s.status != 'active'), 0)"
+            " FROM temp.incoming i LEFT JOIN subscribers s ON s.email_key = i.key"
+        ).fetchone()
+        if not dry_run:
             conn.execute(
                 "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
                 " consent_at, created_at, updated_at)"
@@ -316,12 +435,11 @@ def import_rows(
                 " AND i.name != '' AND i.name != subscribers.name",
                 (now,),
             )
-            conn.execute("DROP TABLE temp.incoming")
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    return counts
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("ROLLBACK" if dry_run else "COMMIT")
+    return ImportCounts(added, updated, total - added - updated - skipped, skipped)
 
 
 def export_csv_file(conn: sqlite3.Connection, file: Path) -> int:
@@ -466,6 +584,10 @@ def confirm(
 LEFT_STATUSES = ("unsubscribed", "bounced", "complained")
 
 
+class _DryRun(Exception):
+    """Raised inside a transaction to roll back what a dry run wrote."""
+
+
 @dataclass(frozen=True)
 class LeaverCounts:
     """What an import did with the rows of people who left or whose address bounces."""
@@ -548,18 +670,47 @@ def import_contacts(
     dry_run: bool = False,
     now: str | None = None,
 ) -> tuple[ImportCounts, LeaverCounts]:
-    """One file's (email, name, consent) joiners and (email, name, status) leavers, together.
+    """One file's (email, name, consent) joiners and (email, name, status) leavers.
 
-    One transaction: the list never shows half a file. The two sets hold different
-    addresses (the reader keeps the first row of each), so their order does not matter.
+    Joiners go in short batches (a send or the web service writes between them), then the
+    leavers in one transaction. The two sets hold different addresses (the reader keeps the
+    first row of each), so their order does not matter; a re-run finishes a killed import.
     """
     now = now or now_utc()
-    try:
-        with transaction(conn):
-            counts = import_rows(conn, joining, source=source, now=now)
-            left = import_leavers(conn, leaving, source=source, now=now)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+    counts = import_rows(conn, joining, source=source, dry_run=dry_run, now=now)
+    left = import_leavers(conn, leaving, source=source, dry_run=dry_run, now=now)
     return counts, left
+
+
+# --- what the send ledger asks of the list (it never writes this table itself) -------------
+
+
+def inactive_among(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
+    """The status of each of these subscribers who is no longer active (left the list)."""
+    wanted = tuple(ids)
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    return {
+        row[0]: row[1]
+        for row in conn.execute(
+            f"SELECT id, status FROM subscribers WHERE id IN ({marks}) AND status != 'active'",
+            wanted,
+        )
+    }
+
+
+def mark_bounced_by_id(conn: sqlite3.Connection, subscriber_id: int, *, now: str) -> None:
+    """A 5.1.x reply during a send: this active subscriber's address is dead."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE subscribers SET status = 'bounced', updated_at = ? "
+            "WHERE id = ? AND status = 'active'",
+            (now, subscriber_id),
+        )
+
+
+def count_active(conn: sqlite3.Connection) -> int:
+    return int(
+        conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
+    )
