@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import TEST_SECRET
 from smtp_sink import Sink
 
 from newsletter import tokens
@@ -20,7 +21,7 @@ from newsletter.cli import main
 from newsletter.mail import database, subscribers
 
 CORPUS = Path(__file__).parent / "corpus" / "inbox"
-SECRET = "test-secret-not-for-production"  # conftest sets NEWSLETTER_SECRET to this
+SECRET = TEST_SECRET  # what conftest sets NEWSLETTER_SECRET to
 EXPECT: dict[str, list[str]] = tomllib.loads((CORPUS / "expect.toml").read_text())
 READERS = sorted(
     {address for _, address, _ in EXPECT.values() if address}

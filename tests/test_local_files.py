@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import copy_example
+from conftest import TEST_SECRET, copy_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -197,7 +197,7 @@ def test_whatever_the_name_dist_holds_only_files_from_content_images(
     reference = ("/" if slash else "") + name
     (hostile / ARTICLE).write_text(HEAD + wrapper.format(reference) + "\n")
     out = tmp_path_factory.mktemp("out")
-    os.environ["NEWSLETTER_SECRET"] = "test-secret-not-for-production"
+    os.environ["NEWSLETTER_SECRET"] = TEST_SECRET
     try:
         build(Paths(hostile), out=out)
     except NewsletterError as exc:

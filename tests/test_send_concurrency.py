@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from smtp_sink import Sink
+from static_site import configure
 
 from newsletter.build import pipeline as build
 from newsletter.mail import database, ledger, subscribers
@@ -22,6 +23,14 @@ from newsletter.mail import send as sending
 from newsletter.workspace import Paths
 
 SECRET = "test-secret-not-for-production-use"
+
+
+@pytest.fixture(autouse=True)
+def _own_sender(workspace: Path) -> None:
+    """A live send refuses the example's reserved sender and asks base_url for the web
+    version (test_send_preflight); these tests are about sending, so they send as a
+    real-looking domain, with --offline."""
+    configure(workspace, sender="dustin@sample-bodywork.net")
 
 
 def add_readers(db: Path, n: int) -> list[str]:
@@ -73,7 +82,7 @@ def test_a_writer_holding_the_lock_for_seconds_never_kills_the_send(workspace: P
     db = workspace / "data" / "newsletter.db"
     emails = add_readers(db, 60)
     with Sink(delay=0.01) as sink:
-        send = newsletter(workspace, sink, "send", "2026-12", "--yes")
+        send = newsletter(workspace, sink, "send", "2026-12", "--yes", "--offline")
         wait_for(sink, 10)
         holder = subprocess.Popen(
             [sys.executable, "-c", HOLD_LOCK, str(db), "6"], stdout=subprocess.PIPE
@@ -94,10 +103,17 @@ def test_a_second_send_through_a_symlink_meets_the_same_lock(workspace: Path, tm
     link = tmp_path / "elsewhere"
     link.symlink_to(workspace / "data", target_is_directory=True)
     with Sink(delay=0.05) as sink:
-        first = newsletter(workspace, sink, "send", "2026-12", "--yes")
+        first = newsletter(workspace, sink, "send", "2026-12", "--yes", "--offline")
         wait_for(sink, 3)
         second = newsletter(
-            workspace, sink, "send", "2026-12", "--yes", "--db", str(link / "newsletter.db")
+            workspace,
+            sink,
+            "send",
+            "2026-12",
+            "--yes",
+            "--offline",
+            "--db",
+            str(link / "newsletter.db"),
         )
         _, err = second.communicate(timeout=30)
         first.communicate(timeout=60)
@@ -119,7 +135,10 @@ def test_two_issues_sent_at_once_share_one_daily_limit(workspace: Path) -> None:
     )
     add_readers(workspace / "data" / "newsletter.db", 40)
     with Sink(delay=0.005) as sink:
-        sends = [newsletter(workspace, sink, "send", i, "--yes") for i in ("2026-12", "2026-11")]
+        sends = [
+            newsletter(workspace, sink, "send", i, "--yes", "--offline")
+            for i in ("2026-12", "2026-11")
+        ]
         results = [(p.communicate(timeout=60), p.returncode) for p in sends]
         total = len(sink.received)
     assert total == 25
@@ -135,7 +154,7 @@ def test_an_unsubscribe_during_a_paced_send_stops_that_message(workspace: Path) 
     emails = add_readers(workspace / "data" / "newsletter.db", 20)
     last = emails[-1]
     with Sink() as sink:
-        send = newsletter(workspace, sink, "send", "2026-12", "--yes", "--rate", "4/s")
+        send = newsletter(workspace, sink, "send", "2026-12", "--yes", "--offline", "--rate", "4/s")
         wait_for(sink, 2)
         remove = newsletter(workspace, sink, "subscribers", "remove", last)
         assert remove.wait(timeout=30) == 0

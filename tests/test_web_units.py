@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import TEST_SECRET
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -172,7 +173,7 @@ def test_the_unsubscribe_command_takes_opaque_tokens_from_a_mail_body(cli, works
     subscribers.add(conn, "mailto@example.org", consent="asked")
     ident = subscribers.token_id_for(conn, "mailto@example.org") or ""
     conn.close()
-    token = tokens.sign_id(ident, "test-secret-not-for-production")
+    token = tokens.sign_id(ident, TEST_SECRET)
     result = cli("unsubscribe", f"Please take me off.\n\n{token}\n")
     assert result.exit_code == 0
     assert result.stdout == "Unsubscribed mailto@example.org.\n"
