@@ -405,8 +405,22 @@ def _smtp_settings(values: Values, env: Mapping[str, str], problems: Collector) 
         "timeout": pick("timeout", 30.0),
         "password": env.get("NEWSLETTER_SMTP_PASSWORD", ""),
     }
-    for name in ("host", "port", "username", "security"):
-        var = f"NEWSLETTER_SMTP_{name.upper()}"
+    names = ("host", "port", "username", "security")
+    settings |= _env_overrides("NEWSLETTER_SMTP_", names, SECURITY, env, problems)
+    return SmtpSettings(**settings)
+
+
+def _env_overrides(
+    prefix: str,
+    names: tuple[str, ...],
+    securities: tuple[str, ...],
+    env: Mapping[str, str],
+    problems: Collector,
+) -> dict[str, Any]:
+    """The settings the environment overrides (PREFIX + NAME), each checked like its key."""
+    given: dict[str, Any] = {}
+    for name in names:
+        var = f"{prefix}{name.upper()}"
         if var not in env:
             continue
         raw = env[var].strip()
@@ -414,12 +428,12 @@ def _smtp_settings(values: Values, env: Mapping[str, str], problems: Collector) 
             if not raw.isdigit() or _port(int(raw)):
                 problems.add(var, 0, f"expected a port from 1 to 65535, got {raw!r}")
                 continue
-            settings["port"] = int(raw)
-        elif name == "security" and raw not in SECURITY:
-            problems.add(var, 0, f"expected one of {', '.join(SECURITY)}, got {raw!r}")
+            given["port"] = int(raw)
+        elif name == "security" and raw not in securities:
+            problems.add(var, 0, f"expected one of {', '.join(securities)}, got {raw!r}")
         else:
-            settings[name] = raw
-    return SmtpSettings(**settings)
+            given[name] = raw
+    return given
 
 
 def _inbox_settings(values: Values, env: Mapping[str, str], problems: Collector) -> InboxSettings:
@@ -428,20 +442,8 @@ def _inbox_settings(values: Values, env: Mapping[str, str], problems: Collector)
     settings: dict[str, Any] = {
         name: values[("inbox", name)] for name in InboxSettings._fields if ("inbox", name) in values
     }
-    for name in ("host", "port", "username", "security", "folder"):
-        var = f"NEWSLETTER_IMAP_{name.upper()}"
-        if var not in env:
-            continue
-        raw = env[var].strip()
-        if name == "port":
-            if not raw.isdigit() or _port(int(raw)):
-                problems.add(var, 0, f"expected a port from 1 to 65535, got {raw!r}")
-                continue
-            settings["port"] = int(raw)
-        elif name == "security" and raw not in IMAP_SECURITY:
-            problems.add(var, 0, f"expected one of {', '.join(IMAP_SECURITY)}, got {raw!r}")
-        else:
-            settings[name] = raw
+    names = ("host", "port", "username", "security", "folder")
+    settings |= _env_overrides("NEWSLETTER_IMAP_", names, IMAP_SECURITY, env, problems)
     if "port" not in settings:
         settings["port"] = 993 if settings.get("security", "ssl") == "ssl" else 143
     return InboxSettings(**settings)
