@@ -8,6 +8,7 @@ newsletter/build/fragment.py's job.
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import lru_cache
 
@@ -128,8 +129,12 @@ def _markdown(trusted: bool) -> markdown.Markdown:
     return md
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""C0 controls but tab and line ends: no client shows them, and XML (lxml) refuses them."""
+
+
 def to_html(source: str, *, trusted: bool) -> str:
     """Sanitised HTML for a Markdown source, before the email's rewrites."""
     md = _markdown(trusted)
     md.reset()
-    return sanitize(md.convert(source))
+    return sanitize(md.convert(_CONTROL.sub("", source)))
