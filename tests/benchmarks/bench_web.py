@@ -27,12 +27,12 @@ from newsletter import tokens  # noqa: E402
 from newsletter.mail import database  # noqa: E402
 
 CLIENTS = 50
-SECRET = "bench-secret"
+SECRET = "bench-secret-bench-secret-bench-secret"
 BODY = b"List-Unsubscribe=One-Click"
 
 
 def workspace(folder: Path, readers: int) -> list[str]:
-    shutil.copytree(ROOT / "content", folder / "content")
+    shutil.copytree(ROOT / "tests" / "fixtures" / "example" / "content", folder / "content")
     shutil.copytree(ROOT / "templates", folder / "templates")
     conn = database.connect(folder / "data" / "newsletter.db")
     conn.executemany(
