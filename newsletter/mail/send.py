@@ -17,7 +17,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from newsletter.mail import subscribers
 from newsletter.mail.database import connect, is_full
 from newsletter.mail.ledger import Ledger, Row
 from newsletter.mail.pacing import Pacer, backoff
-from newsletter.mail.smtp import FatalError, PermanentError, TransientError
+from newsletter.mail.smtp import FatalError, PermanentError, SmtpError, TransientError
 from newsletter.mail.transport import (
     Transport,
     Unreachable,
@@ -368,8 +367,6 @@ class _Worker:
         self.transport = transport
         self.name = f"{os.getpid()}.{number}"
         self.current: Row | None = None
-        self.io = ThreadPoolExecutor(1, thread_name_prefix=f"send-{number}-io")
-        """Sends each message's bytes while this thread commits its ledger row."""
 
     def __call__(self) -> None:
         try:
@@ -403,7 +400,6 @@ class _Worker:
         finally:
             with contextlib.suppress(Exception):
                 self.ledger.release(self.name)
-            self.io.shutdown()
             self.transport.close()
             self.conn.close()
             self.run.worker_done()
@@ -465,26 +461,28 @@ class _Worker:
             return None
 
     def _hand_over(self, row: Row, message: bytes) -> bool:
-        """Commit `sending` while the bytes travel, then the final dot; record the reply."""
+        """Offer the envelope, commit `sending` while it travels, then send the message with
+        its final dot; record the reply."""
         sender = self.run.job.config.sender_email
-        staged = self.io.submit(self.transport.prepare, sender, row.email, message)
+        refused: SmtpError | None = None
+        try:
+            self.transport.offer(sender, row.email, message)
+        except SmtpError as exc:  # recorded below, after `sending`, like any other reply
+            refused = exc
         self.current = row
         try:
             going = self.ledger.start_sending(row)
         except BaseException:
-            with contextlib.suppress(Exception):
-                staged.result()
             self.transport.abandon()
             raise
-        if not going:  # unsubscribed since the claim: the message is in DATA, drop it
+        if not going:  # unsubscribed since the claim: the envelope is out, drop it
             self.current = None
-            with contextlib.suppress(Exception):
-                staged.result()
             self.transport.abandon()
             self.run.count("skipped")
             return True
         try:
-            staged.result()
+            if refused is not None:
+                raise refused
             reply = self.transport.finish()
         except TransientError as exc:
             self.current = None

@@ -20,9 +20,10 @@ from newsletter.model import Config
 class Transport(Protocol):
     """Where messages go: an SMTP connection, or a folder for dry runs.
 
-    A message goes in two steps: `prepare` sends all but the last byte that commits it,
-    `finish` commits it and returns the server's reply, `abandon` drops a prepared one. The
-    ledger's commit for a message runs while `prepare` sends it; `finish` waits for both.
+    A message goes in two steps: `offer` sends its envelope (with PIPELINING, without
+    waiting for the answers), `finish` reads those answers, sends the message with the final
+    dot that commits it and returns the server's reply; `abandon` drops an offered one. The
+    ledger's commit for a message runs between the two, while the envelope travels.
     """
 
     @property
@@ -30,7 +31,7 @@ class Transport(Protocol):
 
     def open(self) -> None: ...
 
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None: ...
+    def offer(self, sender: str, recipient: str, message: bytes) -> None: ...
 
     def finish(self) -> str: ...
 
@@ -56,7 +57,7 @@ class DirectoryTransport:
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None:
+    def offer(self, sender: str, recipient: str, message: bytes) -> None:
         self.staged = (recipient, message)
 
     def finish(self) -> str:
