@@ -367,6 +367,10 @@ class _Worker:
         self.transport = transport
         self.name = f"{os.getpid()}.{number}"
         self.current: Row | None = None
+        self.upcoming: Row | None = None
+        """The next row of the batch, built while the server answers the current one."""
+        self.ready: tuple[int, bytes | Exception] | None = None
+        """(row id, its message or why it could not be made), built ahead."""
 
     def __call__(self) -> None:
         try:
@@ -383,9 +387,11 @@ class _Worker:
                 rows = self._next_batch()
                 if rows is None:
                     return
-                for row in rows:
+                for i, row in enumerate(rows):
+                    self.upcoming = rows[i + 1] if i + 1 < len(rows) else None
                     if self.run.stop.is_set() or not self._send(row):
                         break
+                self.upcoming, self.ready = None, None
                 self.ledger.release(self.name)
         except BaseException as exc:  # a bug or a full disk: stop the others, keep the ledger
             self.run.worker_error = exc
@@ -445,6 +451,18 @@ class _Worker:
         That is a bug on this side, not the recipient's fault; it must not stop the send
         for everyone after them, and the summary and exit status say so.
         """
+        ready, self.ready = self.ready, None
+        made = ready[1] if ready is not None and ready[0] == row.id else self._make(row)
+        if isinstance(made, bytes):
+            return made
+        reason = f"the message could not be built: {type(made).__name__}: {made}"
+        self.ledger.failed(row, reason)
+        self.run.count("failed")
+        with self.run.lock:
+            self.run.not_built.append((row.email, reason))
+        return None
+
+    def _make(self, row: Row) -> bytes | Exception:
         job = self.run.job
         try:
             token_id = subscribers.token_id_for(self.conn, row.email) or ""
@@ -453,12 +471,13 @@ class _Worker:
             )
             return self.run.template.render(recipient)
         except Exception as exc:
-            reason = f"the message could not be built: {type(exc).__name__}: {exc}"
-            self.ledger.failed(row, reason)
-            self.run.count("failed")
-            with self.run.lock:
-                self.run.not_built.append((row.email, reason))
-            return None
+            return exc
+
+    def _build_next(self) -> None:
+        """Make the next row's message while the server works on this one's (its 250)."""
+        row = self.upcoming
+        if row is not None and self.ready is None:
+            self.ready = (row.id, self._make(row))
 
     def _hand_over(self, row: Row, message: bytes) -> bool:
         """Offer the envelope, commit `sending` while it travels, then send the message with
@@ -483,7 +502,7 @@ class _Worker:
         try:
             if refused is not None:
                 raise refused
-            reply = self.transport.finish()
+            reply = self.transport.finish(self._build_next)
         except TransientError as exc:
             self.current = None
             return self._temporary(row, exc)

@@ -7,7 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from newsletter.hosts import is_loopback
@@ -247,9 +247,13 @@ class SmtpTransport:
             else:
                 self._one_by_one(conn, sender, mail_from, rcpt_to, options)
 
-    def finish(self) -> str:
+    def finish(self, meanwhile: Callable[[], None] | None = None) -> str:
         """Read the envelope's replies, send the message and its final dot in one write, and
-        return the server's acceptance (250) or raise what it said."""
+        return the server's acceptance (250) or raise what it said.
+
+        `meanwhile` runs between the dot and reading the reply: the caller's own work (the
+        next message) overlaps the server's.
+        """
         conn = self.conn
         if conn is None:
             raise TransientError("not connected", reconnect=True)
@@ -261,6 +265,8 @@ class SmtpTransport:
                 self._pipelined_replies(conn, sender)
             body = stuff_dots(message)
             conn.send(body + b".\r\n" if body.endswith(b"\r\n") else body + b"\r\n.\r\n")
+            if meanwhile is not None:
+                meanwhile()
             code, text = conn.getreply()
             if code != 250:
                 self._reset(code)

@@ -22,7 +22,8 @@ class Transport(Protocol):
 
     A message goes in two steps: `offer` sends its envelope (with PIPELINING, without
     waiting for the answers), `finish` reads those answers, sends the message with the final
-    dot that commits it and returns the server's reply; `abandon` drops an offered one. The
+    dot that commits it and returns the server's reply (running `meanwhile`, work of the
+    caller's, while the server decides); `abandon` drops an offered one. The
     ledger's commit for a message runs between the two, while the envelope travels.
     """
 
@@ -33,7 +34,7 @@ class Transport(Protocol):
 
     def offer(self, sender: str, recipient: str, message: bytes) -> None: ...
 
-    def finish(self) -> str: ...
+    def finish(self, meanwhile: Callable[[], None] | None = None) -> str: ...
 
     def abandon(self) -> None: ...
 
@@ -60,10 +61,12 @@ class DirectoryTransport:
     def offer(self, sender: str, recipient: str, message: bytes) -> None:
         self.staged = (recipient, message)
 
-    def finish(self) -> str:
+    def finish(self, meanwhile: Callable[[], None] | None = None) -> str:
         recipient, message = self.staged
         name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
         (self.folder / name).write_bytes(message)
+        if meanwhile is not None:
+            meanwhile()
         return f"written to {name}"
 
     def abandon(self) -> None:
