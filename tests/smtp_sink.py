@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,8 @@ class Handler:
                 server.transport.abort()
                 return "421 dropped"
         for rcpt in envelope.rcpt_tos:
+            if self.sink.on_data is not None:
+                self.sink.on_data(rcpt)
             self.sink._record(Received(rcpt, envelope.original_content or envelope.content))
         session.accepted = getattr(session, "accepted", 0) + 1
         return f"250 2.0.0 Ok: queued as Q{len(self.sink.received)}"
@@ -111,6 +114,8 @@ class Sink:
         """Messages accepted per connection; after that RCPT gets per_connection_reply."""
         self.per_connection_reply = per_connection_reply
         self.received: list[Received] = []
+        self.on_data: Callable[[str], None] | None = None
+        """Called with each recipient once its final dot arrived, before the 250 goes back."""
         self._mail_faults: list[str] = []
         self._lock = threading.Lock()
         self._replies: dict[str, list[str]] = {}

@@ -483,3 +483,39 @@ def test_without_an_https_endpoint_there_is_no_one_click_header(paths, issue) ->
     (mailto,) = re.findall(r"<([^>]+)>", re.sub(r"\s+", "", msg["List-Unsubscribe"]))
     assert mailto.startswith("mailto:unsubscribe@example.com?subject=unsubscribe%202.")
     assert "&body=2." in mailto
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_each_row_is_committed_sending_before_its_final_dot(paths, issue, pipelining) -> None:
+    """When the server has a message's final dot (and before it answers), the ledger already
+    says `sending` for that row, and every earlier row is `sent`: a crash at that moment
+    re-sends at most this one message. A 550 on RCPT and a 452 in the middle of the stream
+    are recorded against their own rows (failed; deferred, then sent on a retry), never a
+    neighbour's."""
+    add(paths, *people(8))
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def at_dot(rcpt: str) -> None:
+        reader = database.connect(paths.database)
+        try:
+            rows = reader.execute("SELECT email, state FROM deliveries").fetchall()
+        finally:
+            reader.close()
+        seen.append((rcpt, {email: state for email, state in rows}))
+
+    with Sink(pipelining=pipelining) as sink:
+        sink.on_data = at_dot
+        sink.reply_always("reader2@example.org", "550 5.1.1 no such user")
+        sink.reply_once("reader5@example.org", "452 4.5.3 too many recipients")
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    delivered = [f"reader{i}@example.org" for i in (0, 1, 3, 4, 6, 7, 5)]
+    assert [rcpt for rcpt, _ in seen] == delivered
+    for rcpt, ledger_now in seen:
+        assert ledger_now[rcpt] == "sending"
+        before = delivered[: delivered.index(rcpt)]
+        assert all(ledger_now[e] == "sent" for e in before)
+        assert list(ledger_now.values()).count("sending") == 1
+    assert summary.counts == {**summary.counts, "sent": 7, "failed": 1, "deferred": 0}
+    assert [(f.email, f.last_reply) for f in summary.failures] == [
+        ("reader2@example.org", "550 5.1.1 no such user")
+    ]

@@ -17,7 +17,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from newsletter.mail import subscribers
 from newsletter.mail.database import connect, is_full
 from newsletter.mail.ledger import Ledger, Row
 from newsletter.mail.pacing import Pacer, backoff
-from newsletter.mail.smtp import FatalError, PermanentError, TransientError
+from newsletter.mail.smtp import FatalError, PermanentError, SmtpError, TransientError
 from newsletter.mail.transport import (
     Transport,
     Unreachable,
@@ -368,8 +367,10 @@ class _Worker:
         self.transport = transport
         self.name = f"{os.getpid()}.{number}"
         self.current: Row | None = None
-        self.io = ThreadPoolExecutor(1, thread_name_prefix=f"send-{number}-io")
-        """Sends each message's bytes while this thread commits its ledger row."""
+        self.upcoming: Row | None = None
+        """The next row of the batch, built while the server answers the current one."""
+        self.ready: tuple[int, bytes | Exception] | None = None
+        """(row id, its message or why it could not be made), built ahead."""
 
     def __call__(self) -> None:
         try:
@@ -386,9 +387,11 @@ class _Worker:
                 rows = self._next_batch()
                 if rows is None:
                     return
-                for row in rows:
+                for i, row in enumerate(rows):
+                    self.upcoming = rows[i + 1] if i + 1 < len(rows) else None
                     if self.run.stop.is_set() or not self._send(row):
                         break
+                self.upcoming, self.ready = None, None
                 self.ledger.release(self.name)
         except BaseException as exc:  # a bug or a full disk: stop the others, keep the ledger
             self.run.worker_error = exc
@@ -403,7 +406,6 @@ class _Worker:
         finally:
             with contextlib.suppress(Exception):
                 self.ledger.release(self.name)
-            self.io.shutdown()
             self.transport.close()
             self.conn.close()
             self.run.worker_done()
@@ -449,6 +451,18 @@ class _Worker:
         That is a bug on this side, not the recipient's fault; it must not stop the send
         for everyone after them, and the summary and exit status say so.
         """
+        ready, self.ready = self.ready, None
+        made = ready[1] if ready is not None and ready[0] == row.id else self._make(row)
+        if isinstance(made, bytes):
+            return made
+        reason = f"the message could not be built: {type(made).__name__}: {made}"
+        self.ledger.failed(row, reason)
+        self.run.count("failed")
+        with self.run.lock:
+            self.run.not_built.append((row.email, reason))
+        return None
+
+    def _make(self, row: Row) -> bytes | Exception:
         job = self.run.job
         try:
             token_id = subscribers.token_id_for(self.conn, row.email) or ""
@@ -457,35 +471,38 @@ class _Worker:
             )
             return self.run.template.render(recipient)
         except Exception as exc:
-            reason = f"the message could not be built: {type(exc).__name__}: {exc}"
-            self.ledger.failed(row, reason)
-            self.run.count("failed")
-            with self.run.lock:
-                self.run.not_built.append((row.email, reason))
-            return None
+            return exc
+
+    def _build_next(self) -> None:
+        """Make the next row's message while the server works on this one's (its 250)."""
+        row = self.upcoming
+        if row is not None and self.ready is None:
+            self.ready = (row.id, self._make(row))
 
     def _hand_over(self, row: Row, message: bytes) -> bool:
-        """Commit `sending` while the bytes travel, then the final dot; record the reply."""
+        """Offer the envelope, commit `sending` while it travels, then send the message with
+        its final dot; record the reply."""
         sender = self.run.job.config.sender_email
-        staged = self.io.submit(self.transport.prepare, sender, row.email, message)
+        refused: SmtpError | None = None
+        try:
+            self.transport.offer(sender, row.email, message)
+        except SmtpError as exc:  # recorded below, after `sending`, like any other reply
+            refused = exc
         self.current = row
         try:
             going = self.ledger.start_sending(row)
         except BaseException:
-            with contextlib.suppress(Exception):
-                staged.result()
             self.transport.abandon()
             raise
-        if not going:  # unsubscribed since the claim: the message is in DATA, drop it
+        if not going:  # unsubscribed since the claim: the envelope is out, drop it
             self.current = None
-            with contextlib.suppress(Exception):
-                staged.result()
             self.transport.abandon()
             self.run.count("skipped")
             return True
         try:
-            staged.result()
-            reply = self.transport.finish()
+            if refused is not None:
+                raise refused
+            reply = self.transport.finish(self._build_next)
         except TransientError as exc:
             self.current = None
             return self._temporary(row, exc)

@@ -7,7 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from newsletter.hosts import is_loopback
@@ -126,6 +126,10 @@ class SmtpTransport:
         self.conn: smtplib.SMTP | None = None
         self.pipelining = True
         """Use PIPELINING when the server offers it."""
+        self.offered: tuple[str, bytes] = ("", b"")
+        """The sender and message of the envelope `offer` sent, for `finish`."""
+        self.awaiting = False
+        """The pipelined envelope's three replies are still to be read."""
 
     @property
     def where(self) -> str:
@@ -210,15 +214,15 @@ class SmtpTransport:
 
     def deliver(self, sender: str, recipient: str, message: bytes) -> str:
         """Hand one message over; returns the server's acceptance reply (with its queue id)."""
-        self.prepare(sender, recipient, message)
+        self.offer(sender, recipient, message)
         return self.finish()
 
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None:
-        """Send the envelope and the message, all but the final dot.
+    def offer(self, sender: str, recipient: str, message: bytes) -> None:
+        """Send the envelope; with PIPELINING, return before the server answers it.
 
-        Until `finish` sends that dot the server has accepted nothing: if this process dies
-        now, the server drops the transaction. So a caller may record `sending` while the
-        bytes travel, and the message is only out of its hands at `finish`.
+        The caller commits its ledger row while the envelope travels and the server answers
+        it; `finish` then reads those answers and sends the message with its final dot. Until
+        that dot the server has accepted nothing: a process dying before it sends nothing.
         """
         conn = self.conn
         if conn is None:
@@ -234,21 +238,35 @@ class SmtpTransport:
                 )
             options.append("SMTPUTF8")
             conn.command_encoding = "utf-8"
+        self.offered = (sender, message)
         with self._errors(conn):
             if self.pipelining and conn.has_extn("pipelining"):
-                self._pipelined(conn, sender, mail_from, rcpt_to, options)
+                extra = "".join(f" {o}" for o in options)
+                conn.send(f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
+                self.awaiting = True
             else:
                 self._one_by_one(conn, sender, mail_from, rcpt_to, options)
-            body = stuff_dots(message)
-            conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
 
-    def finish(self) -> str:
-        """Send the final dot: the server takes the message (250) or refuses it."""
+    def finish(self, meanwhile: Callable[[], None] | None = None) -> str:
+        """Read the envelope's replies, send the message and its final dot in one write, and
+        return the server's acceptance (250) or raise what it said.
+
+        `meanwhile` runs between the dot and reading the reply: the caller's own work (the
+        next message) overlaps the server's.
+        """
         conn = self.conn
         if conn is None:
             raise TransientError("not connected", reconnect=True)
+        sender, message = self.offered
+        self.offered = ("", b"")
         with self._errors(conn):
-            conn.send(b".\r\n")
+            if self.awaiting:
+                self.awaiting = False
+                self._pipelined_replies(conn, sender)
+            body = stuff_dots(message)
+            conn.send(body + b".\r\n" if body.endswith(b"\r\n") else body + b"\r\n.\r\n")
+            if meanwhile is not None:
+                meanwhile()
             code, text = conn.getreply()
             if code != 250:
                 self._reset(code)
@@ -262,6 +280,7 @@ class SmtpTransport:
         answer, so the socket is simply closed (the server discards the transaction).
         """
         conn, self.conn = self.conn, None
+        self.awaiting = False
         if conn is not None:
             conn.close()
 
@@ -295,12 +314,8 @@ class SmtpTransport:
             self._reset(code)
             raise classify(_reply(code, text))
 
-    def _pipelined(
-        self, conn: smtplib.SMTP, sender: str, mail_from: str, rcpt_to: str, options: list[str]
-    ) -> None:
-        """MAIL, RCPT and DATA in one write (RFC 2920): two round trips per message, not four."""
-        extra = "".join(f" {o}" for o in options)
-        conn.send(f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
+    def _pipelined_replies(self, conn: smtplib.SMTP, sender: str) -> None:
+        """The three answers to MAIL, RCPT and DATA sent in one write (RFC 2920)."""
         mail = conn.getreply()
         rcpt = conn.getreply()
         data = conn.getreply()
@@ -339,6 +354,7 @@ class SmtpTransport:
 
     def close(self) -> None:
         conn, self.conn = self.conn, None
+        self.awaiting = False
         if conn is None:
             return
         try:

@@ -20,9 +20,11 @@ from newsletter.model import Config
 class Transport(Protocol):
     """Where messages go: an SMTP connection, or a folder for dry runs.
 
-    A message goes in two steps: `prepare` sends all but the last byte that commits it,
-    `finish` commits it and returns the server's reply, `abandon` drops a prepared one. The
-    ledger's commit for a message runs while `prepare` sends it; `finish` waits for both.
+    A message goes in two steps: `offer` sends its envelope (with PIPELINING, without
+    waiting for the answers), `finish` reads those answers, sends the message with the final
+    dot that commits it and returns the server's reply (running `meanwhile`, work of the
+    caller's, while the server decides); `abandon` drops an offered one. The
+    ledger's commit for a message runs between the two, while the envelope travels.
     """
 
     @property
@@ -30,9 +32,9 @@ class Transport(Protocol):
 
     def open(self) -> None: ...
 
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None: ...
+    def offer(self, sender: str, recipient: str, message: bytes) -> None: ...
 
-    def finish(self) -> str: ...
+    def finish(self, meanwhile: Callable[[], None] | None = None) -> str: ...
 
     def abandon(self) -> None: ...
 
@@ -56,13 +58,15 @@ class DirectoryTransport:
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def prepare(self, sender: str, recipient: str, message: bytes) -> None:
+    def offer(self, sender: str, recipient: str, message: bytes) -> None:
         self.staged = (recipient, message)
 
-    def finish(self) -> str:
+    def finish(self, meanwhile: Callable[[], None] | None = None) -> str:
         recipient, message = self.staged
         name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
         (self.folder / name).write_bytes(message)
+        if meanwhile is not None:
+            meanwhile()
         return f"written to {name}"
 
     def abandon(self) -> None:
