@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET
+from conftest import EXAMPLE, TEST_SECRET
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -189,7 +189,7 @@ def test_web_settings_are_read_and_checked_with_the_config() -> None:
     from newsletter.load.config import parse_config
     from newsletter.model import WebSettings
 
-    base = (Path(__file__).parent.parent / "content/newsletter.toml").read_text()
+    base = (EXAMPLE / "content" / "newsletter.toml").read_text()
     assert parse_config(base).web == WebSettings()
     good = parse_config(
         base + '\n[web]\nport = 9000\ntrusted_proxies = ["10.0.0.0/8"]\n'
