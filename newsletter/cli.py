@@ -1193,13 +1193,14 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
       newsletter serve
       newsletter serve --port 8081
     """
+    from newsletter.hosts import is_loopback
     from newsletter.web.server import make_site
     from newsletter.web.server import serve as run_server
 
     site = make_site(ctx.paths)
     host = host or site.config.web.host
     port = port or site.config.web.port
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(host):
         click.echo(f"Warning: listening on {host}; put a TLS reverse proxy in front.", err=True)
     click.echo(f"Serving {site.config.base_url} at http://{host}:{port}/ (Ctrl-C to stop)")
     run_server(site, host=host, port=port)
