@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
@@ -146,3 +147,14 @@ def read(token: str, secret: str | bytes, *, purpose: str = "unsubscribe") -> Ve
     if not hmac.compare_digest(signature, _id_mac(_key(secret), purpose, ident)):
         raise InvalidToken("the token's signature does not match")
     return Verified("id", ident)
+
+
+_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9_.-])\d+\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-])"
+)
+
+
+def find_tokens(text: str) -> list[str]:
+    """Every string in a text (a mail's subject or body) shaped like a token, in order, once
+    each; whether one is valid is for `read` to say."""
+    return list(dict.fromkeys(_IN_TEXT.findall(text)))

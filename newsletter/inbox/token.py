@@ -7,19 +7,14 @@ without touching the classifier: `find_tokens` knows what a token looks like in 
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
 from newsletter import tokens
 
-_TOKEN = re.compile(
-    r"(?<![A-Za-z0-9_.-])\d+\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-])"
-)
-
 
 def find_tokens(text: str) -> list[str]:
     """Every string in the text shaped like an unsubscribe token, in order, once each."""
-    return list(dict.fromkeys(_TOKEN.findall(text)))
+    return tokens.find_tokens(text)
 
 
 def address_for_token(

@@ -735,9 +735,6 @@ def next_day_slot(database: Path) -> str | None:
     return pacing.next_day_slot(database)
 
 
-_TOKEN = re.compile(r"\b\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\b")
-
-
 def unsubscribe_token(database: Path, text: str, *, secret: str) -> tuple[str, bool]:
     """Unsubscribe whoever a signed token (or a URL or mail text carrying one) names.
 
@@ -748,9 +745,9 @@ def unsubscribe_token(database: Path, text: str, *, secret: str) -> tuple[str, b
         token = tokens.token_from(text)
     except tokens.InvalidToken:
         token = ""
-    if not _TOKEN.fullmatch(token):
-        found = _TOKEN.search(text)
-        token = found.group(0) if found else token
+    if tokens.find_tokens(token) != [token]:
+        found = tokens.find_tokens(text)
+        token = found[0] if found else token
     try:
         verified = tokens.read(token, secret)
     except tokens.InvalidToken as exc:
