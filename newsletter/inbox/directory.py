@@ -10,6 +10,7 @@ import sqlite3
 from newsletter.build.mime import message_id, sender_domain
 from newsletter.inbox import token as token_mod
 from newsletter.mail import subscribers
+from newsletter.mail.database import TIME_FORMAT
 from newsletter.model import Config
 
 _OUR_ID = re.compile(r"<([a-z0-9][a-z0-9-]*)\.([0-9a-f]{20})@([^<>\s]+)>")
@@ -76,6 +77,6 @@ class Directory:
         """The issue of the last live send begun before `when`; else the day itself."""
         if when is None:
             return ""
-        stamp = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = when.astimezone(dt.UTC).strftime(TIME_FORMAT)
         at = bisect.bisect_right([r[0] for r in self._runs], stamp)
         return self._runs[at - 1][1] if at else f"date:{stamp[:10]}"

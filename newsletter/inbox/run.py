@@ -25,7 +25,7 @@ from newsletter.inbox.decide import Decision, decide
 from newsletter.inbox.directory import Directory
 from newsletter.inbox.imap import Mailbox
 from newsletter.inbox.parse import parse_notice
-from newsletter.mail.database import connect, transaction
+from newsletter.mail.database import TIME_FORMAT, connect, transaction
 from newsletter.model import Config, InboxSettings
 
 
@@ -60,7 +60,7 @@ class _DryRun(Exception):
 
 
 def _occurred(when: dt.datetime | None) -> str:
-    return (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (when or dt.datetime.now(dt.UTC)).strftime(TIME_FORMAT)
 
 
 def check_settings(settings: InboxSettings) -> None:

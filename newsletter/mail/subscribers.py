@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import email.errors
 import email.header
 import functools
@@ -19,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter import tokens
 from newsletter.errors import NewsletterError
-from newsletter.mail.database import transaction
+from newsletter.mail.database import transaction, utc_iso
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 """Only `active` receives mail; the others are kept as proof and never re-activated by import."""
@@ -47,7 +46,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM subscribers"
 
 def now_utc() -> str:
     """Timestamps are ISO 8601 UTC strings: sortable, readable in an export."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso()
 
 
 # An unquoted ASCII local part (RFC 5322 dot-atom): email-validator leaves it as written.

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from newsletter import tokens
 from newsletter.mail import subscribers
-from newsletter.mail.database import transaction
+from newsletter.mail.database import TIME_FORMAT, transaction
 
 LINK_DAYS = 7
 """A confirmation link works this long."""
@@ -28,7 +28,7 @@ class Signup(NamedTuple):
 
 
 def _stamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime(TIME_FORMAT)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
