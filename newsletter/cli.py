@@ -828,9 +828,8 @@ def send(
         dry_run=dry_run,
         rate=per_second,
     )
-    verdict = preflight(
-        job.rendered, config=job.config, paths=ctx.paths, scope=job.scope, offline=offline
-    )
+    assert job.workspace is not None  # make_job keeps what it loaded
+    verdict = preflight(job.rendered, workspace=job.workspace, scope=job.scope, offline=offline)
     warned = _report_preflight(verdict, issue_id, skip_check=skip_check)
     plan = sending.plan(job, include_new=include_new)
     _show_plan(plan, where, include_new)

@@ -10,6 +10,7 @@ from static_site import add_article_image, configure, serving
 
 from newsletter.build.pipeline import render_workspace
 from newsletter.check.preflight import preflight
+from newsletter.load.loader import load_workspace
 from newsletter.mail import database, subscribers
 from newsletter.workspace import Paths
 
@@ -89,10 +90,10 @@ def test_reserved_domains_block_a_live_send_only(workspace, sender: str) -> None
     """Every reserved example domain is an error for a live send, and none for a test send."""
     configure(workspace, sender=sender)
     paths = Paths(workspace)
-    config, rendered = render_workspace(paths)
-    live = preflight(rendered, config=config, paths=paths, scope="live", offline=True)
+    _, rendered = render_workspace(paths)
+    live = preflight(rendered, workspace=load_workspace(paths), scope="live", offline=True)
     assert [f.rule for f in live.blocking] == ["sender-domain"]
-    test = preflight(rendered, config=config, paths=paths, scope="test", offline=True)
+    test = preflight(rendered, workspace=load_workspace(paths), scope="test", offline=True)
     assert test.blocking == ()
 
 
@@ -100,8 +101,8 @@ def test_an_own_domain_passes(workspace) -> None:
     """The example with a real sender has nothing that blocks a send."""
     configure(workspace, sender=SENDER)
     paths = Paths(workspace)
-    config, rendered = render_workspace(paths)
-    verdict = preflight(rendered, config=config, paths=paths, scope="live", offline=True)
+    _, rendered = render_workspace(paths)
+    verdict = preflight(rendered, workspace=load_workspace(paths), scope="live", offline=True)
     assert verdict == ((), ())
 
 

@@ -17,6 +17,7 @@ from newsletter.check import check_rendered, sort_findings
 from newsletter.check.base import ERROR, WARNING, Finding
 from newsletter.check.rules.compliance import RESERVED
 from newsletter.check.rules.links import probe
+from newsletter.load.loader import Workspace
 from newsletter.model import Config, Rendered
 from newsletter.workspace import CONFIG_NAME, Paths
 
@@ -35,20 +36,19 @@ def preflight(
     rendered: Rendered,
     /,
     *,
-    config: Config,
-    paths: Paths,
+    workspace: Workspace,
     scope: str,
     offline: bool = False,
     timeout: float = TIMEOUT,
 ) -> Verdict:
     """Everything that must hold before `scope` ("live", "test", "dry-run") goes out.
 
-    `offline` skips asking base_url (the practitioner knows it is not reachable from here).
+    `workspace` is what the issue was rendered from (loaded once, by the send). `offline` skips
+    asking base_url (the practitioner knows it is not reachable from here).
     """
     live = scope == "live"
-    from newsletter.load.loader import load_workspace
-
-    findings = check_rendered(load_workspace(paths), rendered)
+    config, paths = workspace.config, workspace.paths
+    findings = check_rendered(workspace, rendered)
     if live:
         findings = [_reserved_sender_is_an_error(f, config) for f in findings]
         if not offline:

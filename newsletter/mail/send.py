@@ -24,6 +24,7 @@ from newsletter import tokens
 from newsletter.build import mime, placeholders
 from newsletter.build.recipient import make_recipient
 from newsletter.errors import NewsletterError, Problem
+from newsletter.load.loader import Workspace
 from newsletter.mail import ledger as ledger_mod
 from newsletter.mail import subscribers
 from newsletter.mail.database import connect, is_full
@@ -200,6 +201,8 @@ class Job:
     recipients: Sequence[tuple[str, str]] = ()
     """Explicit (email, name) recipients for test sends; empty for the subscriber list."""
     subject_prefix: str = ""
+    workspace: Workspace | None = None
+    """What the issue was rendered from, for the checks before a live send."""
 
     @property
     def issue_id(self) -> str:
@@ -229,10 +232,14 @@ def make_job(
     A content error, a bad test address or a weak secret stops here, before anything is
     written or any connection opened.
     """
-    from newsletter.build.pipeline import render_workspace
+    from newsletter.build.pipeline import render_rendered
+    from newsletter.load.content import pick_issue
+    from newsletter.load.loader import load_workspace
     from newsletter.workspace import load_secret, load_smtp_password
 
-    config, rendered = render_workspace(paths, issue_id)
+    workspace = load_workspace(paths)
+    config = workspace.config
+    rendered = render_rendered(pick_issue(workspace.library, issue_id), config=config, paths=paths)
     if rate is not None:
         config = config._replace(rate_per_second=rate)
     scope = "dry-run" if dry_run else "test" if test else "live"
@@ -251,6 +258,7 @@ def make_job(
         transports=transports,
         recipients=test_recipients(test),
         subject_prefix="[TEST] " if test else "",
+        workspace=workspace,
     )
     return job, where
 
