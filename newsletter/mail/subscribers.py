@@ -236,22 +236,12 @@ def _decode_word(match: re.Match[str]) -> str:
 
 
 def _set_status(conn: sqlite3.Connection, email: str, status: str, now: str | None) -> Subscriber:
+    """`escalate_status` for an address that must be listed: a status only moves up."""
     address = _valid(email)
-    now = now or now_utc()
-    with transaction(conn):
-        existing = get(conn, address)
-        if existing is None:
-            raise NewsletterError.single(address, "not in the subscriber list")
-        if existing.status != status:
-            conn.execute(
-                "UPDATE subscribers SET status = ?, updated_at = ?,"
-                " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
-                " WHERE id = ?",
-                (status, now, status, now, existing.id),
-            )
-        changed = get(conn, address)
-    assert changed is not None
-    return changed
+    result = escalate_status(conn, address, status, now=now)
+    if result is None:
+        raise NewsletterError.single(address, "not in the subscriber list")
+    return result[0]
 
 
 def mark_unsubscribed(
