@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import copy_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_sink import Sink, self_signed, server_tls
@@ -406,12 +407,7 @@ def test_the_daily_limit_stops_the_send_and_holds_across_runs(paths, issue) -> N
 @pytest.fixture(scope="module")
 def issue_template(tmp_path_factory: pytest.TempPathFactory):
     """The example issue's MessageTemplate, made once for the property test below."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("ws")
-    repo = Path(__file__).resolve().parent.parent
-    shutil.copytree(repo / "content", root / "content")
-    shutil.copytree(repo / "templates", root / "templates")
+    root = copy_example(tmp_path_factory.mktemp("ws"))
     config, rendered = build.render_workspace(Paths(root), "2026-12")
     return config, sending.Job(root / "db", config, rendered, "live", SECRET, None).template()
 
@@ -426,6 +422,9 @@ def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(
     header names that one address with that name, whatever the name holds."""
     config, template = issue_template
     person = make_recipient(address, name, config=config, secret=SECRET)
+    message = template.render(person)
+    assert isinstance(message, mime.WireMessage)
+    assert not re.search(rb"\r(?!\n)|(?<!\r)\n|\n\.", message) and message[:1] != b"."
     assert template._html_qp.encode(person.values) == mime._qp(template.html.fill(person.values))
     assert template._text_qp.encode(person.values) == mime._qp(template.text.fill(person.values))
     header = mime.address_header("To", person.name, person.address)
@@ -444,6 +443,36 @@ def test_dot_stuffing_matches_smtplib(lines: list[str]) -> None:
     for separator in (b"\r\n", b"\n"):
         message = separator.join(line.encode() for line in lines)
         assert stuff_dots(message) == _DOT.sub(b"..", message)
+
+
+_BODY_TEXT = st.text(
+    alphabet=st.one_of(st.sampled_from(". .=\t\r\na"), st.characters(codec="utf-8")),
+    max_size=600,
+)
+
+
+_NEAR_THE_LIMIT = st.lists(st.sampled_from([".", "x" * 75, "y" * 74, "=", " ", "\n"])).map("".join)
+"""Lines that reach 76 characters just as a dot comes: where the re-breaking is needed."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_BODY_TEXT, _NEAR_THE_LIMIT))
+def test_the_body_encoding_leaves_smtp_nothing_to_stuff(text: str) -> None:
+    """Any body text QP-encodes to CRLF lines of at most 76 characters, none starting with a
+    dot, that decode back to the text (line ends as LF): SMTP's dot-stuffing has nothing to
+    change, so the message bytes are sent as they are."""
+    import binascii
+
+    from newsletter.mail.smtp import stuff_dots
+
+    encoded = mime._qp(text)
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert not any(line.startswith(b".") for line in lines)
+    assert b"\r" not in b"".join(lines) and b"\n" not in b"".join(lines)
+    assert stuff_dots(encoded) == encoded
+    decoded = binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode("utf-8")
+    assert decoded == text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def test_a_resume_notices_changed_content_but_not_a_rebuild(paths, issue, write) -> None:

@@ -151,12 +151,41 @@ def test_the_suite_reads_its_own_example_never_the_live_content() -> None:
     """A practitioner's own issue in content/ must never break `make test`: no test or
     benchmark names the repository's content/ folder; they copy tests/fixtures/example."""
     here = Path(__file__).resolve().parent
-    live = re.compile(r"""(REPO|ROOT|parent\.parent|parents\[\d+\])\s*/\s*["']content\b""")
     offenders = [
-        f"{path.relative_to(here)}: {found.group(0)}"
+        f"{path.relative_to(here)}: {found}"
         for path in sorted(here.rglob("*.py"))
         if path != Path(__file__).resolve()
-        for found in live.finditer(path.read_text(encoding="utf-8"))
+        for found in _names_of_the_live_content(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
     assert (here / "fixtures" / "example" / "content" / "newsletter.toml").is_file()
+
+
+_REPOSITORY = re.compile(r"(?:\.parent\.parent\b|\.parents\[[1-9]\])")
+"""How a file under tests/ (or tests/benchmarks/) reaches the repository's root."""
+
+
+def _names_of_the_live_content(source: str) -> list[str]:
+    """`X / "content"` where X is the repository: a constant, or any name assigned from a
+    path that climbs out of tests/ (`Path(__file__).parent.parent`, `.parents[1]`)."""
+    names = {"REPO", "ROOT"} | set(
+        re.findall(
+            r"(?m)^\s*(\w+)\s*(?::[^=]+)?=\s*Path\(__file__\)\S*" + _REPOSITORY.pattern, source
+        )
+    )
+    climbs = "|".join([*map(re.escape, sorted(names)), r"\S*" + _REPOSITORY.pattern])
+    live = re.compile(rf"""(?:{climbs})\s*/\s*["']content\b""")
+    return [found.group(0) for found in live.finditer(source)]
+
+
+def test_the_live_content_guard_sees_each_spelling() -> None:
+    """The guard above is seen to fail on each way a test could name the live content/."""
+    spellings = [
+        'shutil.copytree(REPO / "content", root)',
+        'repo = Path(__file__).resolve().parent.parent\nshutil.copytree(repo / "content", r)',
+        'base: Path = Path(__file__).resolve().parents[2]\nx = base / "content"',
+        'Path(__file__).resolve().parent.parent / "content"',
+    ]
+    assert [len(_names_of_the_live_content(s)) for s in spellings] == [1, 1, 1, 1]
+    fine = 'shutil.copytree(EXAMPLE / "content", root / "content")'
+    assert _names_of_the_live_content(fine) == []

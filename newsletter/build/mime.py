@@ -110,10 +110,53 @@ def _now_date() -> str:
     return email.utils.format_datetime(dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
+class WireMessage(bytes):
+    """Message bytes that are already what SMTP's DATA carries, so a transport sends them as is.
+
+    Every line ends in CRLF (no bare CR or LF anywhere) and no line starts with a dot, so
+    dot-stuffing (RFC 5321 4.5.2) would change nothing: the same bytes are the .eml file
+    and the SMTP transfer. `MessageTemplate.render` makes them; the body's dots are
+    encoded once per issue (`_qp`), not searched for in every recipient's copy.
+    """
+
+    __slots__ = ()
+
+
 def _qp(text: str) -> bytes:
-    data = text.replace("\r\n", "\n").encode("utf-8")
+    """Quoted-printable with CRLF line ends, no bare CR, and no line starting with a dot or
+    longer than 76 characters (RFC 2045 6.7).
+
+    binascii encodes a dot only when it is alone on its line, and lets a line ending in
+    encoded whitespace run to 78; such lines are re-broken here, once per issue for the
+    constant text.
+    """
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    lines = encoded.split(b"\n")
+    if any(line[:1] == b"." or len(line) > _QP_LINE for line in lines):
+        encoded = b"\n".join(
+            _rebreak(line) if line[:1] == b"." or len(line) > _QP_LINE else line for line in lines
+        )
     return encoded.replace(b"\n", CRLF)
+
+
+_QP_TOKEN = re.compile(rb"=[0-9A-F]{2}|.", re.DOTALL)
+_QP_LINE = 76
+
+
+def _rebreak(line: bytes) -> bytes:
+    """One encoded line re-broken with soft breaks into pieces of at most 76 characters,
+    none starting with a dot (a leading dot becomes =2E)."""
+    soft = line.endswith(b"=")
+    pieces: list[bytes] = []
+    current = b""
+    for token in _QP_TOKEN.findall(line[:-1] if soft else line):
+        if len(current) + len(token) > _QP_LINE - 1:
+            pieces.append(current + b"=")
+            current = b""
+        current += b"=2E" if token == b"." and not current else token
+    pieces.append(current + (b"=" if soft else b""))
+    return b"\n".join(pieces)
 
 
 def sender_domain(config: Config) -> str:
@@ -226,7 +269,7 @@ class MessageTemplate:
         ).encode("ascii")
         self._close = f"\r\n--{self.boundary}--\r\n".encode("ascii")
 
-    def render(self, recipient: Recipient) -> bytes:
+    def render(self, recipient: Recipient) -> WireMessage:
         """The complete message for one recipient, CRLF line endings, no line over 78 + CRLF."""
         headers = [
             self._head,
@@ -245,14 +288,16 @@ class MessageTemplate:
             headers.append(_fold_list("List-Unsubscribe", unsubscribe))
             if is_https(recipient.unsubscribe_url):
                 headers.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
-        return b"".join(
-            [
-                *headers,
-                self._tail_headers,
-                self._part_text,
-                self._text_qp.encode(recipient.values),
-                self._part_html,
-                self._html_qp.encode(recipient.values),
-                self._close,
-            ]
+        return WireMessage(
+            b"".join(
+                [
+                    *headers,
+                    self._tail_headers,
+                    self._part_text,
+                    self._text_qp.encode(recipient.values),
+                    self._part_html,
+                    self._html_qp.encode(recipient.values),
+                    self._close,
+                ]
+            )
         )

@@ -510,7 +510,7 @@ class _Worker:
         try:
             if refused is not None:
                 raise refused
-            reply = self.transport.finish(self._build_next)
+            reply = self.transport.finish(self._build_next, then=self._then(sender))
         except TransientError as exc:
             self.current = None
             return self._temporary(row, exc)
@@ -529,6 +529,17 @@ class _Worker:
         self.ledger.accepted(row, reply)
         self.run.count("sent")
         return True
+
+    def _then(self, sender: str) -> tuple[str, str] | None:
+        """The next row's envelope, to travel behind this message's dot.
+
+        Not when a rate is set: the pause before the next message would hold the server
+        in an open DATA for its length.
+        """
+        row = self.upcoming
+        if row is None or self.run.pacer.interval:
+            return None
+        return (sender, row.email)
 
     def _temporary(self, row: Row, exc: TransientError) -> bool:
         """A 4xx, a drop or a timeout: defer until the retry window ends, then fail.

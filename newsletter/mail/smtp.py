@@ -10,6 +10,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from newsletter.build.mime import WireMessage
 from newsletter.hosts import is_loopback
 from newsletter.model import SmtpSettings
 
@@ -92,8 +93,9 @@ def classify(reply: Reply, *, reconnect: bool = False) -> SmtpError:
 def stuff_dots(message: bytes) -> bytes:
     """Double each line-leading dot (RFC 5321 4.5.2), as smtplib does with a regex.
 
-    With CRLF line endings throughout (as MessageTemplate makes them) a bytes replace does
-    it ten times faster; anything else takes the regex.
+    For bytes from elsewhere: a `WireMessage` (what MessageTemplate makes) has no line to
+    stuff and skips this. With CRLF line endings throughout a bytes replace does it ten
+    times faster than the regex; anything else takes the regex.
     """
     if message.count(b"\n") != message.count(b"\r\n"):
         return _DOT.sub(b"..", message)
@@ -130,6 +132,8 @@ class SmtpTransport:
         """The sender and message of the envelope `offer` sent, for `finish`."""
         self.awaiting = False
         """The pipelined envelope's three replies are still to be read."""
+        self.ahead: tuple[str, str] | None = None
+        """(sender, recipient) of the envelope sent behind the last message's dot."""
 
     @property
     def where(self) -> str:
@@ -223,36 +227,50 @@ class SmtpTransport:
         The caller commits its ledger row while the envelope travels and the server answers
         it; `finish` then reads those answers and sends the message with its final dot. Until
         that dot the server has accepted nothing: a process dying before it sends nothing.
+        An envelope that already went out behind the previous message (`finish`'s `then`)
+        is not sent again.
         """
         conn = self.conn
         if conn is None:
             raise TransientError("not connected", reconnect=True)
-        mail_from, sender_utf8 = envelope_address(sender)
-        rcpt_to, rcpt_utf8 = envelope_address(recipient)
-        options: list[str] = []
-        if sender_utf8 or rcpt_utf8:
-            if not conn.has_extn("smtputf8"):
-                raise PermanentError(
-                    f"not sent: the address has non-ASCII characters before the @, which "
-                    f"need SMTPUTF8, and {self.where} does not offer it"
-                )
-            options.append("SMTPUTF8")
-            conn.command_encoding = "utf-8"
+        ahead, self.ahead = self.ahead, None
+        if ahead == (sender, recipient):
+            self.offered = (sender, message)
+            return
+        if ahead is not None:  # the server waits in DATA for a message that is not coming
+            self.abandon()
+            self.open()
+            conn = self.conn
+            assert conn is not None
+        if self._pipelines(conn):
+            envelope = self._envelope(conn, sender, recipient)
+            self.offered = (sender, message)
+            with self._errors(conn):
+                conn.send(envelope)
+            self.awaiting = True
+            return
         self.offered = (sender, message)
+        mail_from, options = self._mail_from(conn, sender, recipient)
+        rcpt_to, _ = envelope_address(recipient)
         with self._errors(conn):
-            if self.pipelining and conn.has_extn("pipelining"):
-                extra = "".join(f" {o}" for o in options)
-                conn.send(f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
-                self.awaiting = True
-            else:
-                self._one_by_one(conn, sender, mail_from, rcpt_to, options)
+            if options:
+                conn.command_encoding = "utf-8"
+            self._one_by_one(conn, sender, mail_from, rcpt_to, options)
 
-    def finish(self, meanwhile: Callable[[], None] | None = None) -> str:
+    def finish(
+        self,
+        meanwhile: Callable[[], None] | None = None,
+        *,
+        then: tuple[str, str] | None = None,
+    ) -> str:
         """Read the envelope's replies, send the message and its final dot in one write, and
         return the server's acceptance (250) or raise what it said.
 
         `meanwhile` runs between the dot and reading the reply: the caller's own work (the
-        next message) overlaps the server's.
+        next message) overlaps the server's. `then` (sender, recipient) is the next
+        message's envelope: with PIPELINING it goes out in the same write, right behind the
+        dot (RFC 2920 lets message content start a group), saving a round trip per message;
+        its answers are read by the next `finish`.
         """
         conn = self.conn
         if conn is None:
@@ -263,15 +281,47 @@ class SmtpTransport:
             if self.awaiting:
                 self.awaiting = False
                 self._pipelined_replies(conn, sender)
-            body = stuff_dots(message)
-            conn.send(body + b".\r\n" if body.endswith(b"\r\n") else body + b"\r\n.\r\n")
+            data = [message if isinstance(message, WireMessage) else stuff_dots(message)]
+            data.append(b".\r\n" if data[0].endswith(b"\r\n") else b"\r\n.\r\n")
+            if then is not None and self._pipelines(conn):
+                with contextlib.suppress(PermanentError):  # the next offer says why
+                    data.append(self._envelope(conn, *then))
+                    self.ahead, self.awaiting = then, True
+            conn.send(b"".join(data))
             if meanwhile is not None:
                 meanwhile()
             code, text = conn.getreply()
             if code != 250:
-                self._reset(code)
+                if self.ahead is not None:  # the next envelope is in: only closing undoes it
+                    self.abandon()
+                else:
+                    self._reset(code)
                 raise classify(_reply(code, text))
             return str(_reply(code, text))
+
+    def _pipelines(self, conn: smtplib.SMTP) -> bool:
+        return self.pipelining and conn.has_extn("pipelining")
+
+    def _mail_from(self, conn: smtplib.SMTP, sender: str, recipient: str) -> tuple[str, list[str]]:
+        """MAIL FROM's address and options: SMTPUTF8 when either address needs it."""
+        mail_from, sender_utf8 = envelope_address(sender)
+        _, rcpt_utf8 = envelope_address(recipient)
+        if not (sender_utf8 or rcpt_utf8):
+            return mail_from, []
+        if not conn.has_extn("smtputf8"):
+            raise PermanentError(
+                f"not sent: the address has non-ASCII characters before the @, which "
+                f"need SMTPUTF8, and {self.where} does not offer it"
+            )
+        return mail_from, ["SMTPUTF8"]
+
+    def _envelope(self, conn: smtplib.SMTP, sender: str, recipient: str) -> bytes:
+        """MAIL, RCPT and DATA as one pipelined write."""
+        mail_from, options = self._mail_from(conn, sender, recipient)
+        rcpt_to, _ = envelope_address(recipient)
+        extra = "".join(f" {o}" for o in options)
+        command = f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n"
+        return command.encode("utf-8" if options else "ascii")
 
     def abandon(self) -> None:
         """Drop a prepared message: closing the connection is the only way out of DATA.
@@ -280,7 +330,7 @@ class SmtpTransport:
         answer, so the socket is simply closed (the server discards the transaction).
         """
         conn, self.conn = self.conn, None
-        self.awaiting = False
+        self.awaiting, self.ahead = False, None
         if conn is not None:
             conn.close()
 
@@ -353,8 +403,11 @@ class SmtpTransport:
         return self.conn is not None
 
     def close(self) -> None:
+        """QUIT and close; with an envelope still open, just close (see `abandon`)."""
+        if self.awaiting or self.ahead is not None:
+            self.abandon()
+            return
         conn, self.conn = self.conn, None
-        self.awaiting = False
         if conn is None:
             return
         try:

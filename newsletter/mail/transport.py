@@ -25,6 +25,8 @@ class Transport(Protocol):
     dot that commits it and returns the server's reply (running `meanwhile`, work of the
     caller's, while the server decides); `abandon` drops an offered one. The
     ledger's commit for a message runs between the two, while the envelope travels.
+    `finish` may send the next message's envelope (`then`) behind the dot; the next
+    `offer` for that recipient then sends nothing, and one for anyone else starts over.
     """
 
     @property
@@ -34,7 +36,12 @@ class Transport(Protocol):
 
     def offer(self, sender: str, recipient: str, message: bytes) -> None: ...
 
-    def finish(self, meanwhile: Callable[[], None] | None = None) -> str: ...
+    def finish(
+        self,
+        meanwhile: Callable[[], None] | None = None,
+        *,
+        then: tuple[str, str] | None = None,
+    ) -> str: ...
 
     def abandon(self) -> None: ...
 
@@ -61,7 +68,12 @@ class DirectoryTransport:
     def offer(self, sender: str, recipient: str, message: bytes) -> None:
         self.staged = (recipient, message)
 
-    def finish(self, meanwhile: Callable[[], None] | None = None) -> str:
+    def finish(
+        self,
+        meanwhile: Callable[[], None] | None = None,
+        *,
+        then: tuple[str, str] | None = None,
+    ) -> str:
         recipient, message = self.staged
         name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
         (self.folder / name).write_bytes(message)
