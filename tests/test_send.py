@@ -475,6 +475,36 @@ def test_the_body_encoding_leaves_smtp_nothing_to_stuff(text: str) -> None:
     assert decoded == text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+@given(address=st.one_of(st.emails(), st.text(max_size=40)))
+def test_ascii_addresses_skip_the_idna_codec_with_the_same_result(address: str) -> None:
+    """The shortcut for ASCII addresses gives what encoding the domain with IDNA gives."""
+    import contextlib
+
+    from newsletter.mail.smtp import envelope_address
+
+    local, _, domain = address.rpartition("@")
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    expected = f"{local}@{domain}"
+    assert envelope_address(address) == (expected, not expected.isascii())
+    assert mime._ascii_domain(address) == expected
+
+
+def test_a_batch_finds_each_readers_link_id_as_one_lookup_would(paths) -> None:
+    """token_ids_for (one query a batch) agrees with token_id_for for listed addresses in
+    any case, and leaves out those not listed."""
+    add(paths, ("Ann@Example.org", "Ann"), ("bo@example.org", "Bo"))
+    conn = database.connect(paths.database)
+    try:
+        asked = ["ann@example.ORG", "Ann@Example.org", "bo@example.org", "nobody@example.org"]
+        found = subscribers.token_ids_for(conn, asked)
+        expected = {a: subscribers.token_id_for(conn, a) for a in asked}
+    finally:
+        conn.close()
+    assert found == {a: t for a, t in expected.items() if t}
+    assert len(found) == 3 and len(set(found.values())) == 2
+
+
 def test_a_resume_notices_changed_content_but_not_a_rebuild(paths, issue, write) -> None:
     """Rebuilding the same content is the same issue; an edited letter is flagged on resume."""
     add(paths, *people(2))

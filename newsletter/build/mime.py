@@ -77,6 +77,8 @@ rather than let it add a header or an SMTP command."""
 
 
 def _ascii_domain(address: str) -> str:
+    if address.isascii() and "@" in address:  # IDNA gives an ASCII domain back as it is
+        return address
     local, _, domain = address.rpartition("@")
     with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")

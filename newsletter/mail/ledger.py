@@ -341,6 +341,8 @@ class Ledger:
             by_subscriber[sid]: status
             for sid, status in subscribers.inactive_among(self.conn, by_subscriber).items()
         }
+        if not gone:
+            return set()
         now = now_iso()
         self.conn.executemany(
             "UPDATE deliveries SET state = 'skipped', claim = NULL, updated_at = ?, "

@@ -379,6 +379,8 @@ class _Worker:
         """The next row of the batch, built while the server answers the current one."""
         self.ready: tuple[int, bytes | Exception] | None = None
         """(row id, its message or why it could not be made), built ahead."""
+        self.token_ids: dict[str, str] = {}
+        """The unsubscribe link id of each address in the batch (`subscribers.token_ids_for`)."""
 
     def __call__(self) -> None:
         try:
@@ -395,6 +397,7 @@ class _Worker:
                 rows = self._next_batch()
                 if rows is None:
                     return
+                self.token_ids = subscribers.token_ids_for(self.conn, (r.email for r in rows))
                 for i, row in enumerate(rows):
                     self.upcoming = rows[i + 1] if i + 1 < len(rows) else None
                     if self.run.stop.is_set() or not self._send(row):
@@ -473,9 +476,12 @@ class _Worker:
     def _make(self, row: Row) -> bytes | Exception:
         job = self.run.job
         try:
-            token_id = subscribers.token_id_for(self.conn, row.email) or ""
             recipient = make_recipient(
-                row.email, row.name, config=job.config, secret=job.secret, token_id=token_id
+                row.email,
+                row.name,
+                config=job.config,
+                secret=job.secret,
+                token_id=self.token_ids.get(row.email, ""),
             )
             return self.run.template.render(recipient)
         except Exception as exc:

@@ -105,6 +105,8 @@ def stuff_dots(message: bytes) -> bytes:
 
 def envelope_address(address: str) -> tuple[str, bool]:
     """The address as SMTP wants it (IDN domain as A-labels) and whether it needs SMTPUTF8."""
+    if address.isascii() and "@" in address:  # IDNA gives an ASCII domain back as it is
+        return address, False
     local, _, domain = address.rpartition("@")
     with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")

@@ -507,6 +507,22 @@ def token_id_for(conn: sqlite3.Connection, email: str) -> str | None:
     return row[0] if row is not None else None
 
 
+def token_ids_for(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str, str]:
+    """`token_id_for` of many addresses in one query (a send asks once per claimed batch):
+    address as given -> its id, for those listed."""
+    keys = {email: email_key(email) for email in emails}
+    if not keys:
+        return {}
+    marks = ",".join("?" * len(set(keys.values())))
+    found = dict(
+        conn.execute(
+            f"SELECT email_key, token_id FROM subscribers WHERE email_key IN ({marks})",
+            tuple(set(keys.values())),
+        ).fetchall()
+    )
+    return {email: found[key] for email, key in keys.items() if found.get(key)}
+
+
 def by_token(conn: sqlite3.Connection, verified: tokens.Verified) -> Subscriber | None:
     """Whom a verified token names: an opaque id, or (old tokens) an address."""
     if verified.kind == "address":
