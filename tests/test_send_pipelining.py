@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import select
 import socket
+import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +38,9 @@ class WithholdingSink:
         self.hold = hold
         self.early: dict[str, bool] = {}
         self.received: list[str] = []
+        self.on_body: Callable[[str], None] = lambda rcpt: None
+        """Called as the first line of a message arrives, and as its final dot does."""
+        self.on_dot: Callable[[str], None] = lambda rcpt: None
         self.host = "127.0.0.1"
         self.server = socket.create_server((self.host, 0))
         self.port = self.server.getsockname()[1]
@@ -69,8 +75,11 @@ class WithholdingSink:
                     conn.sendall(b"250 2.1.5 Ok\r\n")
                 elif verb == b"DATA":
                     conn.sendall(b"354 go ahead\r\n")
+                    self._line(conn)
+                    self.on_body(rcpt)
                     while self._line(conn) not in (None, b".\r\n"):
                         pass
+                    self.on_dot(rcpt)
                     self.early[rcpt] = self._next_mail_arrives(conn)
                     self.received.append(rcpt)
                     conn.sendall(b"250 2.0.0 Ok: queued\r\n")
@@ -167,3 +176,42 @@ def test_a_rejected_message_with_the_next_envelope_out_costs_nobody(paths, issue
         summary = sending.execute(job(paths, issue, sink), FAST)
     assert sink.counts() == {f"reader{i}@example.org": 1 for i in (0, 2, 3)}
     assert [f.email for f in summary.failures] == ["reader1@example.org"]
+
+
+def test_the_message_travels_while_its_commit_waits_and_the_dot_waits_for_it(paths, issue) -> None:
+    """Another writer takes the database for half a second as reader0's dot arrives, so
+    reader1's commit waits. reader1's message reaches the server meanwhile (its row not
+    yet `sending`: the transfer overlaps the commit), but its final dot comes only once
+    `sending` is committed: no dot ever precedes its row's commit."""
+    add(paths, *people(3))
+    blocker = sqlite3.connect(paths.database, isolation_level=None, check_same_thread=False)
+    seen: dict[str, tuple[str, float]] = {}
+
+    def state(rcpt: str) -> str:
+        conn = sqlite3.connect(paths.database)
+        try:
+            row = conn.execute("SELECT state FROM deliveries WHERE email = ?", (rcpt,))
+            return str(row.fetchone()[0])
+        finally:
+            conn.close()
+
+    def body(rcpt: str) -> None:
+        seen[f"body {rcpt}"] = (state(rcpt), time.monotonic())
+
+    def dot(rcpt: str) -> None:
+        seen[f"dot {rcpt}"] = (state(rcpt), time.monotonic())
+        if rcpt == "reader0@example.org":
+            blocker.execute("BEGIN IMMEDIATE")
+            threading.Timer(0.5, lambda: blocker.execute("COMMIT")).start()
+
+    with WithholdingSink(hold=0.05) as sink:
+        sink.on_body, sink.on_dot = body, dot
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    blocker.close()
+    body_state, body_at = seen["body reader1@example.org"]
+    dot_state, dot_at = seen["dot reader1@example.org"]
+    assert (body_state, dot_state) == ("pending", "sending")
+    assert dot_at - body_at >= 0.3
+    assert all(seen[f"dot reader{i}@example.org"][0] == "sending" for i in range(3))
+    assert summary.counts["sent"] == 3
+    assert sink.received == [f"reader{i}@example.org" for i in range(3)]

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -384,7 +385,8 @@ class _Worker:
 
     def __call__(self) -> None:
         try:
-            self.conn = connect(self.run.job.database)  # SQLite: one connection per thread
+            # Used by this thread and its ledger thread in turn, never by both at once.
+            self.conn = connect(self.run.job.database, shared=True)
         except BaseException as exc:
             self.run.worker_error = exc
             self.run.halt("error")
@@ -392,6 +394,7 @@ class _Worker:
             return
         _set_sync(self.conn, self.options)
         self.ledger = Ledger(self.conn, self.run.job.issue_id, self.run.job.scope)
+        self.committer = ThreadPoolExecutor(1, thread_name_prefix=f"ledger-{self.name}")
         try:
             while not self.run.stop.is_set():
                 rows = self._next_batch()
@@ -415,6 +418,7 @@ class _Worker:
                 with contextlib.suppress(Exception):
                     self.ledger.unsent(self.current)
         finally:
+            self.committer.shutdown()
             with contextlib.suppress(Exception):
                 self.ledger.release(self.name)
             self.transport.close()
@@ -488,23 +492,22 @@ class _Worker:
             return exc
 
     def _build_next(self) -> None:
-        """Make the next row's message while the server works on this one's (its 250)."""
+        """Make the next row's message while this one's commit is flushed to disk."""
         row = self.upcoming
         if row is not None and self.ready is None:
             self.ready = (row.id, self._make(row))
 
     def _hand_over(self, row: Row, message: bytes) -> bool:
-        """Offer the envelope, commit `sending` while it travels, then send the message with
-        its final dot; record the reply."""
+        """Commit `sending` in the ledger's thread while the envelope and the message travel
+        and the next message is built; once the commit is on disk, send the final dot and
+        record the reply."""
         sender = self.run.job.config.sender_email
-        refused: SmtpError | None = None
-        try:
-            self.transport.offer(sender, row.email, message)
-        except SmtpError as exc:  # recorded below, after `sending`, like any other reply
-            refused = exc
         self.current = row
+        committing = self.committer.submit(self.ledger.start_sending, row)
+        refused = self._all_but_the_dot(sender, row.email, message)
+        self._build_next()
         try:
-            going = self.ledger.start_sending(row)
+            going = committing.result()
         except BaseException:
             self.transport.abandon()
             raise
@@ -516,7 +519,7 @@ class _Worker:
         try:
             if refused is not None:
                 raise refused
-            reply = self.transport.finish(self._build_next, then=self._then(sender))
+            reply = self.transport.finish(then=self._then(sender))
         except TransientError as exc:
             self.current = None
             return self._temporary(row, exc)
@@ -535,6 +538,16 @@ class _Worker:
         self.ledger.accepted(row, reply)
         self.run.count("sent")
         return True
+
+    def _all_but_the_dot(self, sender: str, email: str, message: bytes) -> SmtpError | None:
+        """Envelope and message out, the dot held back; a refusal is returned, to be recorded
+        after `sending` like any other reply."""
+        try:
+            self.transport.offer(sender, email, message)
+            self.transport.transfer()
+        except SmtpError as exc:
+            return exc
+        return None
 
     def _then(self, sender: str) -> tuple[str, str] | None:
         """The next row's envelope, to travel behind this message's dot.

@@ -7,7 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from newsletter.build.mime import WireMessage
@@ -136,6 +136,8 @@ class SmtpTransport:
         """The pipelined envelope's three replies are still to be read."""
         self.ahead: tuple[str, str] | None = None
         """(sender, recipient) of the envelope sent behind the last message's dot."""
+        self.dot: bytes | None = None
+        """The final dot of a message `transfer` sent; the server waits in DATA for it."""
 
     @property
     def where(self) -> str:
@@ -259,20 +261,12 @@ class SmtpTransport:
                 conn.command_encoding = "utf-8"
             self._one_by_one(conn, sender, mail_from, rcpt_to, options)
 
-    def finish(
-        self,
-        meanwhile: Callable[[], None] | None = None,
-        *,
-        then: tuple[str, str] | None = None,
-    ) -> str:
-        """Read the envelope's replies, send the message and its final dot in one write, and
-        return the server's acceptance (250) or raise what it said.
+    def transfer(self) -> None:
+        """Read the envelope's replies and send the message, all but its final dot.
 
-        `meanwhile` runs between the dot and reading the reply: the caller's own work (the
-        next message) overlaps the server's. `then` (sender, recipient) is the next
-        message's envelope: with PIPELINING it goes out in the same write, right behind the
-        dot (RFC 2920 lets message content start a group), saving a round trip per message;
-        its answers are read by the next `finish`.
+        The server holds the message unaccepted until `finish` sends the dot, so the
+        caller's ledger commit (in another thread) can be flushed to disk while the
+        message travels and the server reads it. A process dying here sends nothing.
         """
         conn = self.conn
         if conn is None:
@@ -283,15 +277,31 @@ class SmtpTransport:
             if self.awaiting:
                 self.awaiting = False
                 self._pipelined_replies(conn, sender)
-            data = [message if isinstance(message, WireMessage) else stuff_dots(message)]
-            data.append(b".\r\n" if data[0].endswith(b"\r\n") else b"\r\n.\r\n")
+            body = message if isinstance(message, WireMessage) else stuff_dots(message)
+            self.dot = b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
+            conn.send(body)
+
+    def finish(self, *, then: tuple[str, str] | None = None) -> str:
+        """Send the final dot (after `transfer`, which runs now if it has not) and return the
+        server's acceptance (250), or raise what it said.
+
+        `then` (sender, recipient) is the next message's envelope: with PIPELINING it goes
+        out in the same write, right behind the dot (RFC 2920 lets message content start a
+        group), saving a round trip per message; its answers are read by the next
+        `transfer`.
+        """
+        if self.dot is None:
+            self.transfer()
+        conn = self.conn
+        if conn is None:
+            raise TransientError("not connected", reconnect=True)
+        data, self.dot = [self.dot or b".\r\n"], None
+        with self._errors(conn):
             if then is not None and self._pipelines(conn):
                 with contextlib.suppress(PermanentError):  # the next offer says why
                     data.append(self._envelope(conn, *then))
                     self.ahead, self.awaiting = then, True
             conn.send(b"".join(data))
-            if meanwhile is not None:
-                meanwhile()
             code, text = conn.getreply()
             if code != 250:
                 if self.ahead is not None:  # the next envelope is in: only closing undoes it
@@ -332,7 +342,7 @@ class SmtpTransport:
         answer, so the socket is simply closed (the server discards the transaction).
         """
         conn, self.conn = self.conn, None
-        self.awaiting, self.ahead = False, None
+        self.awaiting, self.ahead, self.dot = False, None, None
         if conn is not None:
             conn.close()
 
@@ -406,7 +416,7 @@ class SmtpTransport:
 
     def close(self) -> None:
         """QUIT and close; with an envelope still open, just close (see `abandon`)."""
-        if self.awaiting or self.ahead is not None:
+        if self.awaiting or self.ahead is not None or self.dot is not None:
             self.abandon()
             return
         conn, self.conn = self.conn, None

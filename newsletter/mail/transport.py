@@ -20,13 +20,14 @@ from newsletter.model import Config
 class Transport(Protocol):
     """Where messages go: an SMTP connection, or a folder for dry runs.
 
-    A message goes in two steps: `offer` sends its envelope (with PIPELINING, without
-    waiting for the answers), `finish` reads those answers, sends the message with the final
-    dot that commits it and returns the server's reply (running `meanwhile`, work of the
-    caller's, while the server decides); `abandon` drops an offered one. The
-    ledger's commit for a message runs between the two, while the envelope travels.
-    `finish` may send the next message's envelope (`then`) behind the dot; the next
-    `offer` for that recipient then sends nothing, and one for anyone else starts over.
+    A message goes in three steps: `offer` sends its envelope (with PIPELINING, without
+    waiting for the answers); `transfer` reads those answers and sends the message, all but
+    the final dot; `finish` sends the dot that commits it and returns the server's reply.
+    `abandon` drops an offered or transferred one. The ledger's commit for a message runs
+    (in another thread) while the envelope and the message travel, and must be on disk
+    before `finish`. `finish` may send the next message's envelope (`then`) behind the
+    dot; the next `offer` for that recipient then sends nothing, one for anyone else starts
+    over.
     """
 
     @property
@@ -36,12 +37,9 @@ class Transport(Protocol):
 
     def offer(self, sender: str, recipient: str, message: bytes) -> None: ...
 
-    def finish(
-        self,
-        meanwhile: Callable[[], None] | None = None,
-        *,
-        then: tuple[str, str] | None = None,
-    ) -> str: ...
+    def transfer(self) -> None: ...
+
+    def finish(self, *, then: tuple[str, str] | None = None) -> str: ...
 
     def abandon(self) -> None: ...
 
@@ -68,17 +66,13 @@ class DirectoryTransport:
     def offer(self, sender: str, recipient: str, message: bytes) -> None:
         self.staged = (recipient, message)
 
-    def finish(
-        self,
-        meanwhile: Callable[[], None] | None = None,
-        *,
-        then: tuple[str, str] | None = None,
-    ) -> str:
+    def transfer(self) -> None:
+        pass
+
+    def finish(self, *, then: tuple[str, str] | None = None) -> str:
         recipient, message = self.staged
         name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
         (self.folder / name).write_bytes(message)
-        if meanwhile is not None:
-            meanwhile()
         return f"written to {name}"
 
     def abandon(self) -> None:
