@@ -215,3 +215,30 @@ def test_the_message_travels_while_its_commit_waits_and_the_dot_waits_for_it(pat
     assert all(seen[f"dot reader{i}@example.org"][0] == "sending" for i in range(3))
     assert summary.counts["sent"] == 3
     assert sink.received == [f"reader{i}@example.org" for i in range(3)]
+
+
+def test_a_bug_while_a_commit_is_in_flight_leaves_the_ledger_whole(
+    paths, issue, monkeypatch
+) -> None:
+    """A fault of ours (not an SMTP reply) while reader1's message travels and its commit
+    runs: the send stops with the error, reader1 is not left `sending`, and the next run
+    sends reader1 and reader2, never reader0 again."""
+    from newsletter.mail.smtp import SmtpTransport
+
+    add(paths, *people(3))
+    real = SmtpTransport.transfer
+
+    def broken(self: SmtpTransport) -> None:
+        if self.offered[1] and b"reader1@example.org" in self.offered[1]:
+            raise RuntimeError("a bug")
+        real(self)
+
+    with Sink() as sink:
+        monkeypatch.setattr(SmtpTransport, "transfer", broken)
+        with pytest.raises(RuntimeError, match="a bug"):
+            sending.execute(job(paths, issue, sink), FAST)
+        assert states(paths) == {**states(paths), "sent": 1, "sending": 0, "pending": 2}
+        monkeypatch.setattr(SmtpTransport, "transfer", real)
+        summary = sending.execute(job(paths, issue, sink), FAST)
+    assert sink.counts() == {f"reader{i}@example.org": 1 for i in range(3)}
+    assert summary.left == 0

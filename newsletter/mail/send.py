@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -504,8 +504,11 @@ class _Worker:
         sender = self.run.job.config.sender_email
         self.current = row
         committing = self.committer.submit(self.ledger.start_sending, row)
-        refused = self._all_but_the_dot(sender, row.email, message)
-        self._build_next()
+        try:
+            refused = self._all_but_the_dot(sender, row.email, message)
+            self._build_next()
+        finally:  # whatever happens, the connection is this thread's again before going on
+            wait([committing])
         try:
             going = committing.result()
         except BaseException:
