@@ -192,6 +192,21 @@ def reset_ledger(root: Path) -> None:
     conn.close()
 
 
+def fdatasync_ms(folder: Path, times: int = 200) -> float:
+    """Median time to flush an 8 KB write to disk here: what each durable commit waits for."""
+    path = folder / "fsync-probe"
+    spent = []
+    with path.open("wb") as out:
+        for _ in range(times):
+            out.write(b"\0" * 8192)
+            out.flush()
+            started = time.perf_counter()
+            os.fdatasync(out.fileno())
+            spent.append(time.perf_counter() - started)
+    path.unlink()
+    return statistics.median(spent) * 1000
+
+
 def main() -> None:
     sink, port, sink_name = start_sink()
     try:
@@ -207,7 +222,8 @@ def main() -> None:
             loose.append(newsletter_send(root, port, "--no-fsync"))
         print(
             f"\n{MESSAGES:,} messages of {size / 1024:.1f} KB to {sink_name}, one connection, "
-            f"whole processes, {os.cpu_count()} CPUs"
+            f"whole processes, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+            f"fdatasync {fdatasync_ms(root / 'data'):.2f} ms (median)"
         )
         print(
             f"{'round':<7}{'smtplib loop':>14}{'newsletter send':>17}{'speed-up':>10}"
