@@ -12,7 +12,9 @@ Needs smtp-sink from Debian's postfix package, installed without starting a mail
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get install -y postfix
 Without it a minimal sink of our own stands in (and says so). BENCH_MESSAGES (5000) and
-BENCH_ROUNDS (3) scale the run.
+BENCH_ROUNDS (3) scale the run. Then, as the previous benchmark reported them: the send's
+own rate (its summary) on 1 and 4 connections, and its peak memory sending to
+BENCH_RSS_SUBSCRIBERS (100,000; 0 skips it).
 """
 
 from __future__ import annotations
@@ -161,15 +163,47 @@ def floor(port: int, message: Path, sender: str) -> float:
     return time.perf_counter() - started
 
 
-def newsletter_send(root: Path, port: int, *extra: str) -> float:
+RSS_SUBSCRIBERS = int(os.environ.get("BENCH_RSS_SUBSCRIBERS", "100000"))
+
+MEASURED = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stdout.write(done.stdout)
+sys.stderr.write(done.stderr[-2000:])
+print("MAXRSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(done.returncode)
+"""
+
+
+def measured_send(root: Path, port: int, *extra: str) -> tuple[float, int]:
+    """(msg/s from the send's own summary, its peak RSS in MB) of one `newsletter send`."""
     reset_ledger(root)
-    env = {
+    command = [
+        *(sys.executable, "-c", MEASURED, sys.executable, "-m", "newsletter"),
+        *("--root", str(root), "send", "2026-12", "--yes", "--offline", *extra),
+    ]
+    result = subprocess.run(command, env=send_env(port), capture_output=True, text=True, cwd=REPO)
+    if result.returncode != 0:
+        raise SystemExit(f"newsletter send failed:\n{result.stdout}\n{result.stderr}")
+    found = re.search(r"\(([\d,.]+)/s\)", result.stdout)
+    rss = re.search(r"MAXRSS (\d+)", result.stdout)
+    assert found is not None and rss is not None
+    return float(found.group(1).replace(",", "")), int(rss.group(1)) // 1024
+
+
+def send_env(port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "NEWSLETTER_SMTP_HOST": "127.0.0.1",
         "NEWSLETTER_SMTP_PORT": str(port),
         "NEWSLETTER_SMTP_SECURITY": "none",
         "NEWSLETTER_SECRET": SECRET,
     }
+
+
+def newsletter_send(root: Path, port: int, *extra: str) -> float:
+    reset_ledger(root)
+    env = send_env(port)
     command = [
         *(sys.executable, "-m", "newsletter", "--root", str(root)),
         *("send", "2026-12", "--yes", "--offline", *extra),
@@ -241,7 +275,21 @@ def main() -> None:
             "median speed-up without the per-message fsync "
             f"{statistics.median(f / n for (f, _), n in zip(rounds, loose, strict=True)):.2f}x"
         )
+        one, one_rss = measured_send(root, port)
+        four, four_rss = measured_send(root, port, "--connections", "4")
+        print(
+            f"the send's own rate (its summary, after start-up): 1 connection {one:,.0f} msg/s "
+            f"({one_rss} MB peak), --connections 4 {four:,.0f} msg/s ({four_rss} MB peak)"
+        )
         shutil.rmtree(root)
+        if RSS_SUBSCRIBERS:
+            big = workspace(RSS_SUBSCRIBERS)
+            rate, rss = measured_send(big, port)
+            print(
+                f"{RSS_SUBSCRIBERS:,} subscribers, 1 connection: {rate:,.0f} msg/s, "
+                f"peak RSS {rss} MB (target <= 100 MB)"
+            )
+            shutil.rmtree(big)
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait()
