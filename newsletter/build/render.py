@@ -24,6 +24,7 @@ from newsletter.build.cache import cache_folder
 from newsletter.build.fragment import rewrite
 from newsletter.build.links import LinkFinisher, add_utm, own_hosts
 from newsletter.build.markdown import sanitize, to_html
+from newsletter.build.markdowncache import MarkdownCache
 from newsletter.build.placeholders import marker, new_nonce
 from newsletter.errors import NewsletterError, Problem
 from newsletter.model import Article, Config, Issue, Testimonial
@@ -74,6 +75,7 @@ class _Links:
     config: Config
     issue_id: str
     images: list[str]
+    markdown: MarkdownCache
 
     def finisher(self) -> LinkFinisher:
         hosts = own_hosts(self.config.base_url, self.config.booking_url)
@@ -85,7 +87,7 @@ class _Links:
         self, source: str, *, trusted: bool, heading_base: int, sizes: Mapping[str, tuple[int, int]]
     ) -> str:
         """Markdown into the email's HTML, links finished."""
-        html_ = to_html(source, trusted=trusted)
+        html_ = self.markdown.to_html(source, trusted=trusted)
         return rewrite(html_, heading_base=heading_base, sizes=sizes, links=self.finisher())
 
     def url(self, url: str) -> str:
@@ -249,11 +251,13 @@ def render_issue(
     css_context = {"brand": config.brand}
     inline_css = _render(env, "email.css", css_context, templates)
     head_css = minify_css(_render(env, "email-head.css", css_context, templates))
-    links = _Links(config, issue.id, [])
+    links = _Links(config, issue.id, [], MarkdownCache())
     intro = links.fragment(issue.intro, trusted=True, heading_base=2, sizes=sizes)
     view_url = links.url(f"{config.base_url}/issues/{issue.id}/")
     cta_label = issue.cta or config.cta_text
     articles = _articles(issue, links=links, sizes=sizes, cta_label=cta_label)
+    testimonials = [_testimonial_context(t, links) for t in issue.testimonials]
+    links.markdown.save()
     context: dict[str, Any] = {
         "config": config,
         "brand": config.brand,
@@ -261,7 +265,7 @@ def render_issue(
         "intro_html": Markup(intro),
         "intro_text": textify.html_to_text(intro),
         "articles": articles,
-        "testimonials": [_testimonial_context(t, links) for t in issue.testimonials],
+        "testimonials": testimonials,
         "booking_url": links.url(config.booking_url),
         "booking_place": booking_place(config.booking_url),
         "cta_label": cta_label,
