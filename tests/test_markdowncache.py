@@ -1,6 +1,6 @@
-"""What is remembered between processes (parsed front matter, converted Markdown) gives the same
-answer as computing it, and a build with a warm cache imports neither PyYAML nor
-python-markdown nor nh3."""
+"""What is remembered between processes (parsed front matter and newsletter.toml, converted
+Markdown) gives the same answer as computing it, and a build with a warm cache imports none of
+PyYAML, tomllib, python-markdown and nh3."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ files = ["email.html", "email.txt", "index.html"]
 folder = Path(sys.argv[2]) / "issues" / "2026-12"
 print(json.dumps({
     "files": {name: (folder / name).read_text(encoding="utf-8") for name in files},
-    "imported": sorted(m for m in ("yaml", "markdown", "nh3") if m in sys.modules),
+    "imported": sorted(m for m in ("yaml", "markdown", "nh3", "tomllib") if m in sys.modules),
 }))
 """
 
@@ -154,6 +154,28 @@ def test_a_warm_build_parses_and_converts_nothing_and_writes_the_same(
         return json.loads(done.stdout)  # type: ignore[no-any-return]
 
     cold, warm = run("cold"), run("warm")
-    assert cold["imported"] == ["markdown", "nh3", "yaml"]
+    assert cold["imported"] == ["markdown", "nh3", "tomllib", "yaml"]
     assert warm["imported"] == []
     assert warm["files"] == cold["files"]
+
+
+TOML_VALUES = st.sampled_from(
+    ['"text"', "'lit'", '"""multi\nline"""', "42", "-0.0", "1e3", "inf", "true",
+     "2026-12-01", "2026-12-01T10:00:00Z", "2026-12-01T10:00:00+02:00", "10:30:00",
+     "[1, 2, [3]]", '{ a = 1, b = "x" }', "0x1f"]
+)  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(TOML_VALUES, max_size=6), table=st.booleans())
+def test_remembered_toml_is_what_tomllib_gives(values: list[str], table: bool) -> None:
+    import tomllib
+
+    from newsletter.load.config import _parse_toml
+
+    text = ("[section]\n" if table else "") + "".join(f"k{i} = {v}\n" for i, v in enumerate(values))
+    expected = tomllib.loads(text)
+    assert _parse_toml(text, "n.toml") == expected  # parsed, then remembered
+    assert _parse_toml(text, "n.toml") == expected  # read back
+    with pytest.raises(NewsletterError):
+        _parse_toml(text + "= broken\n", "n.toml")

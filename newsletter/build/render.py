@@ -23,7 +23,7 @@ from newsletter.build import textify
 from newsletter.build.cache import cache_folder
 from newsletter.build.fragment import rewrite
 from newsletter.build.links import LinkFinisher, add_utm, own_hosts
-from newsletter.build.markdown import sanitize, to_html
+from newsletter.build.markdown import sanitize
 from newsletter.build.markdowncache import MarkdownCache
 from newsletter.build.placeholders import marker, new_nonce
 from newsletter.errors import NewsletterError, Problem
@@ -40,7 +40,10 @@ preheader, and text-mode views that ignore CSS print nothing for them."""
 
 def markdown_to_html(source: str, *, trusted: bool, heading_base: int = 3) -> str:
     """Sanitised HTML for a Markdown source as the email shows it (links not yet finished)."""
-    return rewrite(to_html(source, trusted=trusted), heading_base=heading_base, sizes={})
+    cache = MarkdownCache()
+    html_ = cache.to_html(source, trusted=trusted)
+    cache.save()
+    return rewrite(html_, heading_base=heading_base, sizes={})
 
 
 def address_html(address: str) -> str:

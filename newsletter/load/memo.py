@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 """Bump when the stored layout changes."""
 
 
@@ -78,25 +78,30 @@ class Memo:
         self.stamp = stamp
         self.keep = keep
         """Entries kept; beyond that, only those used since the last save."""
-        self.known: dict[str, Any] | None = None
+        self.known: dict[str, bytes] | None = None
         self.used: set[str] = set()
         self.new = False
 
     def get(self, key: str) -> Any:
-        """The stored value, or None."""
+        """A new copy of the stored value, or None."""
         if self.known is None:
             self.known = self._load()
         self.used.add(key)
-        return self.known.get(key)
+        stored = self.known.get(key)
+        try:
+            return pickle.loads(stored) if isinstance(stored, bytes) else None
+        except Exception:  # made by other code
+            return None
 
     def put(self, key: str, value: Any) -> None:
+        """Store a copy of `value` as it is now: what the caller does with it later is not kept."""
         if self.known is None:
             self.known = self._load()
         self.used.add(key)
-        self.known[key] = value
+        self.known[key] = pickle.dumps(value, protocol=5)
         self.new = True
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> dict[str, bytes]:
         if self.path is None:
             return {}
         try:
