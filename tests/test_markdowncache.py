@@ -1,6 +1,6 @@
 """What is remembered between processes (parsed front matter and newsletter.toml, converted
-Markdown) gives the same answer as computing it, and a build with a warm cache imports none of
-PyYAML, tomllib, python-markdown and nh3."""
+Markdown, the email's fragments and their text) gives the same answer as computing it, and a
+build with a warm cache imports none of PyYAML, tomllib, python-markdown, nh3 and lxml.html."""
 
 from __future__ import annotations
 
@@ -41,6 +41,53 @@ def test_cached_markdown_is_what_conversion_gives(source: str, trusted: bool) ->
     assert again.to_html(source, trusted=not trusted) == markdown.to_html(
         source, trusted=not trusted
     )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    source=MARKDOWN,
+    trusted=st.booleans(),
+    heading_base=st.integers(2, 4),
+    sizes=st.dictionaries(
+        st.sampled_from(["p.jpg", "a.png"]), st.tuples(st.integers(1, 2000), st.integers(1, 2000))
+    ),
+    utm=st.booleans(),
+    before=st.lists(st.sampled_from(["p.jpg", "x.png"]), max_size=2, unique=True),
+)
+def test_a_remembered_fragment_and_its_text_are_what_the_render_makes(
+    source: str,
+    trusted: bool,
+    heading_base: int,
+    sizes: dict[str, tuple[int, int]],
+    utm: bool,
+    before: list[str],
+) -> None:
+    from newsletter.build import textify
+    from newsletter.build.fragment import rewrite
+    from newsletter.build.links import LinkFinisher
+
+    def finisher() -> LinkFinisher:
+        hosts = frozenset({"news.example.org", "x.example"})
+        return LinkFinisher("https://news.example.org", "2026-12", hosts, utm, images=list(before))
+
+    plain = finisher()
+    expected = rewrite(
+        markdown.to_html(source, trusted=trusted),
+        heading_base=heading_base,
+        sizes=sizes,
+        links=plain,
+    )
+    for _ in range(2):  # computed and remembered, then read back as a new process would
+        cache = markdowncache.MarkdownCache()
+        cached = finisher()
+        got = cache.finished(
+            source, trusted=trusted, heading_base=heading_base, sizes=sizes, links=cached
+        )
+        assert got == expected
+        assert cached.images == plain.images
+        for width in (textify.WIDTH, textify.WIDTH - 2):
+            assert cache.text(got, width=width) == textify.html_to_text(expected, width=width)
+        cache.save()
 
 
 FRONT_VALUES = st.one_of(
@@ -136,7 +183,9 @@ files = ["email.html", "email.txt", "index.html"]
 folder = Path(sys.argv[2]) / "issues" / "2026-12"
 print(json.dumps({
     "files": {name: (folder / name).read_text(encoding="utf-8") for name in files},
-    "imported": sorted(m for m in ("yaml", "markdown", "nh3", "tomllib") if m in sys.modules),
+    "imported": sorted(
+        m for m in ("yaml", "markdown", "nh3", "tomllib", "lxml.html") if m in sys.modules
+    ),
 }))
 """
 
@@ -154,7 +203,7 @@ def test_a_warm_build_parses_and_converts_nothing_and_writes_the_same(
         return json.loads(done.stdout)  # type: ignore[no-any-return]
 
     cold, warm = run("cold"), run("warm")
-    assert cold["imported"] == ["markdown", "nh3", "tomllib", "yaml"]
+    assert cold["imported"] == ["lxml.html", "markdown", "nh3", "tomllib", "yaml"]
     assert warm["imported"] == []
     assert warm["files"] == cold["files"]
 

@@ -21,7 +21,6 @@ from markupsafe import Markup
 
 from newsletter.build import textify
 from newsletter.build.cache import cache_folder
-from newsletter.build.fragment import rewrite
 from newsletter.build.links import LinkFinisher, add_utm, own_hosts
 from newsletter.build.markdown import sanitize
 from newsletter.build.markdowncache import MarkdownCache
@@ -40,6 +39,8 @@ preheader, and text-mode views that ignore CSS print nothing for them."""
 
 def markdown_to_html(source: str, *, trusted: bool, heading_base: int = 3) -> str:
     """Sanitised HTML for a Markdown source as the email shows it (links not yet finished)."""
+    from newsletter.build.fragment import rewrite
+
     cache = MarkdownCache()
     html_ = cache.to_html(source, trusted=trusted)
     cache.save()
@@ -90,8 +91,9 @@ class _Links:
         self, source: str, *, trusted: bool, heading_base: int, sizes: Mapping[str, tuple[int, int]]
     ) -> str:
         """Markdown into the email's HTML, links finished."""
-        html_ = self.markdown.to_html(source, trusted=trusted)
-        return rewrite(html_, heading_base=heading_base, sizes=sizes, links=self.finisher())
+        return self.markdown.finished(
+            source, trusted=trusted, heading_base=heading_base, sizes=sizes, links=self.finisher()
+        )
 
     def url(self, url: str) -> str:
         if not self.config.utm:
@@ -199,7 +201,7 @@ def _article_context(
         "title": article.title,
         "summary": article.summary,
         "html": Markup(body),
-        "text": textify.html_to_text(body),
+        "text": links.markdown.text(body),
         "image": image,
         "button": bool(article.cta) and button,
         "cta_lead": lead,
@@ -212,7 +214,7 @@ def _testimonial_context(testimonial: Testimonial, links: _Links) -> dict[str, A
         "author": testimonial.author,
         "service": testimonial.service,
         "html": Markup(body),
-        "text": textify.html_to_text(body, width=textify.WIDTH - 2),  # quoted with "> "
+        "text": links.markdown.text(body, width=textify.WIDTH - 2),  # quoted with "> "
     }
 
 
@@ -260,13 +262,14 @@ def render_issue(
     cta_label = issue.cta or config.cta_text
     articles = _articles(issue, links=links, sizes=sizes, cta_label=cta_label)
     testimonials = [_testimonial_context(t, links) for t in issue.testimonials]
+    intro_text = links.markdown.text(intro)
     links.markdown.save()
     context: dict[str, Any] = {
         "config": config,
         "brand": config.brand,
         "issue": issue,
         "intro_html": Markup(intro),
-        "intro_text": textify.html_to_text(intro),
+        "intro_text": intro_text,
         "articles": articles,
         "testimonials": testimonials,
         "booking_url": links.url(config.booking_url),
