@@ -21,7 +21,7 @@ from newsletter.build.links import LinkFinisher
 from newsletter.load import images
 from newsletter.load.memo import Memo, files_stamp, package_file
 
-KEEP = 256
+KEEP = 64
 """Results kept beyond those the last render used (which are always kept): room for edits."""
 
 
