@@ -162,6 +162,18 @@ def test_beyond_keep_only_what_was_used_stays(
     assert [third.get(key) for key in "abcd"] == ["a", None, None, "d"]
 
 
+def test_a_memo_that_cannot_be_written_costs_nothing_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(tmp_path))
+    (tmp_path / "k" / "m.pickle").mkdir(parents=True)  # a folder where the file would go
+    blocked = memo.Memo("k", "m.pickle", [1], keep=2)
+    blocked.put("a", "a")
+    blocked.save()
+    assert os.listdir(tmp_path / "k") == ["m.pickle"]
+    assert memo.Memo("k", "m.pickle", [1], keep=2).get("a") is None
+
+
 def test_a_stamp_changes_with_the_files_it_names(tmp_path: Path) -> None:
     code = tmp_path / "code.py"
     code.write_text("x = 1\n")

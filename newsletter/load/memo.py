@@ -126,7 +126,12 @@ class Memo:
             with tempfile.NamedTemporaryFile(
                 "wb", dir=self.path.parent, prefix=".tmp-", delete=False
             ) as handle:
-                pickle.dump({"stamp": self.stamp, "entries": self.known}, handle, protocol=5)
-            os.replace(handle.name, self.path)
+                try:
+                    pickle.dump({"stamp": self.stamp, "entries": self.known}, handle, protocol=5)
+                    handle.close()
+                    os.replace(handle.name, self.path)
+                except OSError:
+                    os.unlink(handle.name)
+                    raise
         except OSError:
             return
