@@ -3,7 +3,8 @@
 The practitioner's Markdown may carry raw HTML, which passes an email-safe allow-list; a
 testimonial is a client's words pasted in, so raw HTML in it is shown as text, never parsed.
 What the email then makes of the fragment (heading levels, notes, tables, code) is
-newsletter/build/fragment.py's job.
+newsletter/build/fragment.py's job. Both libraries are imported when first used: a render whose
+Markdown was converted before takes the HTML from newsletter/build/markdowncache.py.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import re
 import sys
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import markdown
-import nh3
+if TYPE_CHECKING:
+    import markdown
 
 ALLOWED_TAGS = {
     "a",
@@ -106,6 +108,8 @@ def _extensions() -> list[markdown.Extension]:
 
 def sanitize(fragment: str) -> str:
     """Email-safe allow-list: no script, style, event handler, form or javascript: URL."""
+    import nh3
+
     return nh3.clean(
         fragment,
         tags=ALLOWED_TAGS,
@@ -118,6 +122,8 @@ def sanitize(fragment: str) -> str:
 
 @lru_cache(maxsize=2)
 def _markdown(trusted: bool) -> markdown.Markdown:
+    import markdown
+
     md = markdown.Markdown(extensions=_extensions(), output_format="html")
     if not trusted:
         # Client words: raw HTML is escaped and shown as text, never parsed.

@@ -21,9 +21,9 @@ from markupsafe import Markup
 
 from newsletter.build import textify
 from newsletter.build.cache import cache_folder
-from newsletter.build.fragment import rewrite
 from newsletter.build.links import LinkFinisher, add_utm, own_hosts
-from newsletter.build.markdown import sanitize, to_html
+from newsletter.build.markdown import sanitize
+from newsletter.build.markdowncache import MarkdownCache
 from newsletter.build.placeholders import marker, new_nonce
 from newsletter.errors import NewsletterError, Problem
 from newsletter.model import Article, Config, Issue, Testimonial
@@ -39,7 +39,12 @@ preheader, and text-mode views that ignore CSS print nothing for them."""
 
 def markdown_to_html(source: str, *, trusted: bool, heading_base: int = 3) -> str:
     """Sanitised HTML for a Markdown source as the email shows it (links not yet finished)."""
-    return rewrite(to_html(source, trusted=trusted), heading_base=heading_base, sizes={})
+    from newsletter.build.fragment import rewrite
+
+    cache = MarkdownCache()
+    html_ = cache.to_html(source, trusted=trusted)
+    cache.save()
+    return rewrite(html_, heading_base=heading_base, sizes={})
 
 
 def address_html(address: str) -> str:
@@ -74,6 +79,7 @@ class _Links:
     config: Config
     issue_id: str
     images: list[str]
+    markdown: MarkdownCache
 
     def finisher(self) -> LinkFinisher:
         hosts = own_hosts(self.config.base_url, self.config.booking_url)
@@ -85,8 +91,9 @@ class _Links:
         self, source: str, *, trusted: bool, heading_base: int, sizes: Mapping[str, tuple[int, int]]
     ) -> str:
         """Markdown into the email's HTML, links finished."""
-        html_ = to_html(source, trusted=trusted)
-        return rewrite(html_, heading_base=heading_base, sizes=sizes, links=self.finisher())
+        return self.markdown.finished(
+            source, trusted=trusted, heading_base=heading_base, sizes=sizes, links=self.finisher()
+        )
 
     def url(self, url: str) -> str:
         if not self.config.utm:
@@ -194,7 +201,7 @@ def _article_context(
         "title": article.title,
         "summary": article.summary,
         "html": Markup(body),
-        "text": textify.html_to_text(body),
+        "text": links.markdown.text(body),
         "image": image,
         "button": bool(article.cta) and button,
         "cta_lead": lead,
@@ -207,7 +214,7 @@ def _testimonial_context(testimonial: Testimonial, links: _Links) -> dict[str, A
         "author": testimonial.author,
         "service": testimonial.service,
         "html": Markup(body),
-        "text": textify.html_to_text(body, width=textify.WIDTH - 2),  # quoted with "> "
+        "text": links.markdown.text(body, width=textify.WIDTH - 2),  # quoted with "> "
     }
 
 
@@ -249,19 +256,22 @@ def render_issue(
     css_context = {"brand": config.brand}
     inline_css = _render(env, "email.css", css_context, templates)
     head_css = minify_css(_render(env, "email-head.css", css_context, templates))
-    links = _Links(config, issue.id, [])
+    links = _Links(config, issue.id, [], MarkdownCache())
     intro = links.fragment(issue.intro, trusted=True, heading_base=2, sizes=sizes)
     view_url = links.url(f"{config.base_url}/issues/{issue.id}/")
     cta_label = issue.cta or config.cta_text
     articles = _articles(issue, links=links, sizes=sizes, cta_label=cta_label)
+    testimonials = [_testimonial_context(t, links) for t in issue.testimonials]
+    intro_text = links.markdown.text(intro)
+    links.markdown.save()
     context: dict[str, Any] = {
         "config": config,
         "brand": config.brand,
         "issue": issue,
         "intro_html": Markup(intro),
-        "intro_text": textify.html_to_text(intro),
+        "intro_text": intro_text,
         "articles": articles,
-        "testimonials": [_testimonial_context(t, links) for t in issue.testimonials],
+        "testimonials": testimonials,
         "booking_url": links.url(config.booking_url),
         "booking_place": booking_place(config.booking_url),
         "cta_label": cta_label,

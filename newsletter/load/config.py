@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from newsletter import colors
 from newsletter.errors import Collector, NewsletterError, did_you_mean
+from newsletter.load.memo import Memo, files_stamp, package_file
 from newsletter.model import Brand, Config, InboxSettings, KeyLines, SmtpSettings, WebSettings
 from newsletter.workspace import CONFIG_NAME, Paths, read_text
 
@@ -238,15 +239,30 @@ Lines = dict[tuple[str, str], int]
 """What key_lines returns."""
 
 
+@functools.cache
+def _toml_stamp() -> list[object]:
+    return files_stamp(package_file("tomllib"))
+
+
 def _parse_toml(text: str, path: str) -> dict[str, Any]:
-    """The TOML document; a syntax error names its line."""
+    """The TOML document; a syntax error names its line. A text parsed before is read back
+    from the cache folder (newsletter/load/memo.py): tomllib is then not even imported."""
+    memo = Memo("content", "config.pickle", _toml_stamp(), keep=8)
+    stored = memo.get(text)
+    if isinstance(stored, dict):
+        return stored
+    import tomllib
+
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else 0
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise NewsletterError.single(path, f"TOML syntax error: {message}", line) from None
+    memo.put(text, data)
+    memo.save()
+    return data
 
 
 def _read_values(data: dict[str, Any], lines: Lines, problems: Collector, path: str) -> Values:

@@ -13,11 +13,12 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from newsletter.errors import Collector, NewsletterError, did_you_mean
-from newsletter.load.frontmatter import Document, Field, parse_document
+from newsletter.load import parsed
+from newsletter.load.frontmatter import Document, Field
 from newsletter.load.images import display_size, image_size
 from newsletter.load.lines import key_lines, markdown_blocks
+from newsletter.load.memo import Memo
 from newsletter.load.references import find_references, is_local, resolve_local
-from newsletter.load.yamlsafe import real_date_reason
 from newsletter.model import Article, Consent, Image, Issue, Testimonial
 from newsletter.workspace import Paths, read_text
 
@@ -72,6 +73,8 @@ def _date(field: Field, key: str, path: str, problems: Collector) -> dt.date | N
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
+            from newsletter.load.yamlsafe import real_date_reason
+
             reason = real_date_reason(value)
             if reason:
                 problems.add(
@@ -501,7 +504,9 @@ def _resolve(doc: Document, key: str, known: dict[str, Any], problems: Collector
 # --- I/O ---------------------------------------------------------------------------------------
 
 
-def _documents(paths: Paths, folder: str, problems: Collector) -> dict[str, Document | None]:
+def _documents(
+    paths: Paths, folder: str, problems: Collector, memo: Memo
+) -> dict[str, Document | None]:
     """Every .md file of a content folder, parsed; None where the file has problems."""
     out: dict[str, Document | None] = {}
     directory = paths.content / folder
@@ -516,7 +521,7 @@ def _documents(paths: Paths, folder: str, problems: Collector) -> dict[str, Docu
             problems.add(rel, 1, f"file name '{file.name}' is not a valid slug ({SLUG_HELP})")
             continue
         try:
-            out[slug] = parse_document(read_text(file, rel), path=rel)
+            out[slug] = parsed.parse(read_text(file, rel), path=rel, memo=memo)
         except NewsletterError as exc:
             problems.extend(exc.problems)
             out[slug] = None
@@ -526,9 +531,11 @@ def _documents(paths: Paths, folder: str, problems: Collector) -> dict[str, Docu
 def load_library(paths: Paths) -> Library:
     """All content, validated together; raises once with every problem."""
     problems = Collector()
-    article_docs = _documents(paths, "articles", problems)
-    testimonial_docs = _documents(paths, "testimonials", problems)
-    issue_docs = _documents(paths, "issues", problems)
+    memo = parsed.memo()
+    article_docs = _documents(paths, "articles", problems, memo)
+    testimonial_docs = _documents(paths, "testimonials", problems, memo)
+    issue_docs = _documents(paths, "issues", problems, memo)
+    memo.save()
     articles = {
         slug: (parse_article(doc, slug, paths, problems) if doc else None)
         for slug, doc in article_docs.items()

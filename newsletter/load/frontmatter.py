@@ -1,13 +1,16 @@
-"""Split a content file into YAML front matter and a Markdown body, keeping every key's line."""
+"""Split a content file into YAML front matter and a Markdown body, keeping every key's line.
+
+PyYAML is imported only to parse: a Document remembered by newsletter/load/parsed.py needs none.
+"""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import yaml
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsletter.errors import NewsletterError, Problem
-from newsletter.load.yamlsafe import Refused, compose, construct, plain_reason
+
+if TYPE_CHECKING:
+    import yaml
 
 
 class Field(NamedTuple):
@@ -31,6 +34,10 @@ class Document(NamedTuple):
 def _node_fields(
     node: yaml.MappingNode, offset: int, path: str, problems: list[Problem]
 ) -> dict[str, Field]:
+    import yaml
+
+    from newsletter.load.yamlsafe import Refused, construct
+
     fields: dict[str, Field] = {}
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + offset
@@ -70,6 +77,10 @@ def _mark(exc: yaml.MarkedYAMLError) -> yaml.Mark | None:
 
 def parse_document(text: str, *, path: str) -> Document:
     """Front matter between `---` fences, then Markdown; errors name the offending line."""
+    import yaml
+
+    from newsletter.load.yamlsafe import Refused, compose, plain_reason
+
     if not text.strip():
         raise NewsletterError.single(
             path, "the file is empty; it needs front matter between '---' lines", 1
