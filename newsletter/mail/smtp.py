@@ -126,7 +126,7 @@ class SmtpTransport:
     ) -> None:
         self.settings = settings
         self.password = password
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context
         self.conn: smtplib.SMTP | None = None
         self.pipelining = True
         """Use PIPELINING when the server offers it."""
@@ -138,6 +138,13 @@ class SmtpTransport:
         """(sender, recipient) of the envelope sent behind the last message's dot."""
         self.dot: bytes | None = None
         """The final dot of a message `transfer` sent; the server waits in DATA for it."""
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The system's trusted certificates, loaded only when TLS is used (about 20 ms)."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
 
     @property
     def where(self) -> str:
