@@ -159,6 +159,28 @@ def test_front_matter_loader_never_tracebacks(text: str) -> None:
             assert exc.problems and all(p.path == "p.md" for p in exc.problems)
 
 
+_YAML_PIECES = st.sampled_from(
+    ["title", "k0", ":", ": ", "- ", "-x", "[", "]", "{", "}", "'", '"', "#", " ", "  ", "0",
+     "a b", "\n", "\r", "\r\n", "\t", "\x85", "\u2028", "\u2029", "\ufeff", "---", "..."]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_YAML_PIECES, max_size=40).map("".join))
+def test_front_matter_errors_name_a_line_of_the_file(matter: str) -> None:
+    """YAML-shaped front matter, with the line breaks only YAML knows (U+2028, U+2029,
+    NEL) pasted in: it parses, or every problem names a line the file has, never a crash."""
+    text = f"---\n{matter}\n---\nbody\n"
+    lines = len(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    try:
+        document = parse_document(text, path="p.md")
+    except NewsletterError as exc:
+        assert exc.problems
+        assert all(1 <= p.line <= lines for p in exc.problems)
+    else:
+        assert all(1 <= f.line <= lines for f in document.fields.values())
+
+
 @settings(max_examples=100, deadline=None)
 @given(content_text)
 def test_testimonial_markdown_never_emits_markup_from_input(source: str) -> None:

@@ -5,6 +5,7 @@ PyYAML is imported only to parse: a Document remembered by newsletter/load/parse
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsletter.errors import NewsletterError, Problem
@@ -75,6 +76,11 @@ def _mark(exc: yaml.MarkedYAMLError) -> yaml.Mark | None:
     return exc.problem_mark or exc.context_mark
 
 
+_YAML_ONLY_BREAKS = re.compile("[\x85\u2028\u2029]")
+"""Line breaks to YAML but not to an editor (pasted from a web page or a word processor):
+read as spaces, so YAML's line numbers stay the file's and a value is not cut in two."""
+
+
 def parse_document(text: str, *, path: str) -> Document:
     """Front matter between `---` fences, then Markdown; errors name the offending line."""
     import yaml
@@ -85,7 +91,7 @@ def parse_document(text: str, *, path: str) -> Document:
         raise NewsletterError.single(
             path, "the file is empty; it needs front matter between '---' lines", 1
         )
-    lines = text.split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # as read_text does
     if lines[0].strip() != "---":
         raise NewsletterError.single(
             path,
@@ -97,7 +103,8 @@ def parse_document(text: str, *, path: str) -> Document:
         raise NewsletterError.single(
             path, "front matter is not closed: add a line '---' after it", 1
         )
-    source = "\n".join(lines[1:end])
+    matter = [_YAML_ONLY_BREAKS.sub(" ", line) for line in lines[1:end]]
+    source = "\n".join(matter)
     offset = 2  # YAML line 0 is file line 2
     try:
         node = compose(source)
@@ -108,7 +115,7 @@ def parse_document(text: str, *, path: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = _mark(exc)
         line = mark.line + offset if mark else 1
-        reason = plain_reason(exc, lines[1:end])
+        reason = plain_reason(exc, matter)
         raise NewsletterError.single(
             path, f"front matter is not valid YAML: {reason}", line
         ) from None

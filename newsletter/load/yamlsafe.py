@@ -101,7 +101,8 @@ def plain_reason(exc: yaml.MarkedYAMLError, lines: list[str]) -> str:
     if problem == "mapping values are not allowed here":
         return _colon_reason(line)
     if problem == "could not find expected ':'":
-        previous = lines[exc.context_mark.line] if exc.context_mark else line
+        context = exc.context_mark
+        previous = lines[context.line] if context and context.line < len(lines) else line
         for text in (line, previous):
             item = re.match(r"\s*-(?=[^\s-])(.*)", text)
             if item:
