@@ -9,6 +9,7 @@ declined consent) and what is rejected as invalid.
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ def _row(contact: Contact, contacts: Contacts, default: str | None) -> Row | tup
     except ValueError as exc:
         return "error", f"{email}: {exc}"
     if contact.status != "active":
-        return Row(contact.line, email, name, "", contact.status)
+        return _new_row(Row, (contact.line, email, name, "", contact.status))
     consent = default or contacts.implied_consent
     if contact.consent is not None:
         column = contacts.consent_column
@@ -124,33 +125,46 @@ def _row(contact: Contact, contacts: Contacts, default: str | None) -> Row | tup
             )
     if not consent:
         return "no-consent", email
-    return Row(contact.line, email, name, sys.intern(consent), "active")
+    return _new_row(Row, (contact.line, email, name, sys.intern(consent), "active"))
+
+
+_new_row = tuple.__new__
+"""Row's own constructor is a Python function; this is the C one it calls."""
+
+
+def _no_consent(contacts: Contacts, path: str) -> NewsletterError:
+    """NO_CONSENT, once the rest of the file is read: a record csv cannot read comes first."""
+    for _ in contacts.records:
+        pass
+    return NewsletterError.single(path, NO_CONSENT, contacts.header_line)
 
 
 def map_contacts(contacts: Contacts, *, path: str, consent: str | None = None) -> Parsed:
     """Each contact to a row, a note or a rejection; the first row of an address wins."""
     default = " ".join(consent.split()) if consent else None
     if not (contacts.consent_column or default or contacts.implied_consent or contacts.has_status):
-        raise NewsletterError.single(path, NO_CONSENT, contacts.header_line)
+        raise _no_consent(contacts, path)
     parsed = Parsed(format=contacts.format)
+    rows, notes = parsed.rows, parsed.notes
     seen: dict[str, int] = {}
     for contact in contacts.records:
         row = _row(contact, contacts, default)
         if not isinstance(row, Row):
             kind, message = row
             if kind == "no-consent":
-                raise NewsletterError.single(path, NO_CONSENT, contacts.header_line)
+                raise _no_consent(contacts, path)
             if kind == "error":
                 parsed.problems.append(Problem(path, contact.line, message))
             else:
-                parsed.notes.append((kind, Problem(path, contact.line, message, "warning")))
+                notes.append((kind, Problem(path, contact.line, message, "warning")))
             continue
-        first = seen.setdefault(row.key, row.line)
-        if first != row.line:
-            message = f"{row.email}: duplicate of line {first}; the first is kept"
-            parsed.notes.append(("duplicate", Problem(path, row.line, message, "warning")))
+        email, line = row[1], row[0]
+        first = seen.setdefault(email_key(email), line)
+        if first != line:
+            message = f"{email}: duplicate of line {first}; the first is kept"
+            notes.append(("duplicate", Problem(path, line, message, "warning")))
             continue
-        parsed.rows.append(row)
+        rows.append(row)
     return parsed
 
 
@@ -181,25 +195,28 @@ def parse_csv(
     where each record starts (a quoted field may span several).
     """
     text, delimiter = take_separator_line(text)
-    if not text.strip():
+    if not text or text.isspace():  # text.strip() would copy the whole file
         raise NewsletterError.single(
             path, "the file is empty; expected a header row such as 'email,name,consent'", 1
         )
     if looks_like_vcard(text):
-        contacts, broken = read_vcard(text, path=path), 0
+        contacts = read_vcard(text, path=path)
     else:
-        contacts, broken = read_table(
+        contacts = read_table(
             text, path=path, delimiter=delimiter, email_column=email_column, name_column=name_column
         )
-    if not contacts.records and not contacts.unreadable:
+    records = iter(contacts.records)
+    first = next(records, None)
+    if first is None and not contacts.unreadable:
         raise NewsletterError.single(
             path, "only a header row: no subscribers to import", contacts.header_line
         )
+    contacts.records = records if first is None else itertools.chain((first,), records)
     parsed = map_contacts(contacts, path=path, consent=consent)
     parsed.problems += [Problem(path, line, reason) for line, reason in contacts.unreadable]
     parsed.problems.sort(key=lambda p: p.line)
-    if broken:
-        _explain_unclosed(parsed, broken, path)
+    if contacts.unclosed:
+        _explain_unclosed(parsed, contacts.unclosed, path)
     return parsed
 
 
