@@ -10,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from newsletter.mail import subscribers as subs
+from newsletter.mail.csvimport import Row, Rows
 from newsletter.mail.importers import table
 from newsletter.mail.importers.vcard import looks_like_vcard
 
@@ -37,7 +38,7 @@ def fast(address: str) -> str | None:
         return None
 
 
-@settings(max_examples=2000)
+@settings(max_examples=2000, deadline=None)
 @given(
     local=LOCAL,
     labels=st.lists(LABEL, min_size=0, max_size=5),
@@ -60,6 +61,7 @@ def test_plain_ascii_addresses_normalise_as_email_validator_does(
     assert fast(address) == full(address)
 
 
+@settings(deadline=None)
 @given(st.emails())
 def test_generated_addresses_normalise_as_email_validator_does(address: str) -> None:
     assert fast(address) == full(address)
@@ -79,7 +81,7 @@ def clean_name_slowly(name: str) -> str:
     return " ".join("".join(kept).split())
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(
     st.text(alphabet=st.sampled_from(" a\u00e9\t\n\u00a0\u2028\u202e\u3000=?Q_-"), max_size=30)
     | st.text(max_size=30)
@@ -108,6 +110,7 @@ def test_vcard_sniffing_reads_only_the_start(text: str) -> None:
     assert looks_like_vcard(text) == text.lstrip().upper().startswith("BEGIN:VCARD")
 
 
+@settings(deadline=None)
 @given(
     st.text(alphabet=st.sampled_from('a,"\r\n\v\f\x1c\x85\u2028 '), max_size=60),
     st.integers(min_value=1, max_value=12),
@@ -119,3 +122,27 @@ def test_lines_split_in_chunks_as_one_expression_splits_them(text: str, size: in
     chunk size and wherever a CR LF falls."""
     expected = [match.group() for match in table._LINE.finditer(text)]
     assert list(table._lines(text, size)) == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=10**6),
+            st.text(max_size=5),
+            st.text(max_size=5),
+            st.sampled_from(["", "form"]),
+            st.sampled_from(["active", "unsubscribed", "bounced"]),
+        ),
+        max_size=8,
+    )
+)
+def test_rows_kept_as_columns_read_back_as_the_rows_appended(
+    people: list[tuple[int, str, str, str, str]],
+) -> None:
+    rows = Rows()
+    for person in people:
+        rows.append(Row(*person))
+    assert list(rows) == [Row(*p) for p in people] == [rows[i] for i in range(len(rows))]
+    assert rows[1:] == [Row(*p) for p in people][1:]
+    assert list(rows.joining()) == [(e, n, c) for _, e, n, c, s in people if s == "active"]
+    assert list(rows.leaving()) == [(e, n, s) for _, e, n, _, s in people if s != "active"]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
+from array import array
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from newsletter.errors import NewsletterError, Problem
 from newsletter.mail.database import connect
@@ -65,12 +67,64 @@ class Row(NamedTuple):
         return email_key(self.email)
 
 
+class Rows(Sequence[Row]):
+    """Rows kept as columns: a 100,000-row export is two strings a row (address, name)
+    instead of a tuple, a line number and the two strings."""
+
+    def __init__(self) -> None:
+        self._lines = array("q")
+        self._emails: list[str] = []
+        self._names: list[str] = []
+        self._consents: list[str] = []
+        self._statuses: list[str] = []
+
+    def append(self, row: Row) -> None:
+        line, email, name, consent, status = row
+        self._lines.append(line)
+        self._emails.append(email)
+        self._names.append(name)
+        self._consents.append(consent)
+        self._statuses.append(status)
+
+    def __len__(self) -> int:
+        return len(self._emails)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Row(
+            self._lines[index],
+            self._emails[index],
+            self._names[index],
+            self._consents[index],
+            self._statuses[index],
+        )
+
+    def __iter__(self) -> Iterator[Row]:
+        columns = (self._lines, self._emails, self._names, self._consents, self._statuses)
+        return map(Row, *columns)
+
+    def joining(self) -> Iterator[tuple[str, str, str]]:
+        """(email, name, consent) of each active row, in file order."""
+        rows = zip(self._emails, self._names, self._consents, self._statuses, strict=True)
+        return ((e, n, c) for e, n, c, status in rows if status == "active")
+
+    def leaving(self) -> Iterator[tuple[str, str, str]]:
+        """(email, name, status) of each row of someone who left, in file order."""
+        rows = zip(self._emails, self._names, self._statuses, strict=True)
+        return (row for row in rows if row[2] != "active")
+
+
 @dataclass
 class Parsed:
     """The rows to store, in file order; one problem per rejected row; one note per skipped."""
 
     format: str = "CSV"
-    rows: list[Row] = field(default_factory=list)
+    rows: Rows = field(default_factory=Rows)
     problems: list[Problem] = field(default_factory=list)
     notes: list[tuple[str, Problem]] = field(default_factory=list)
     """(kind, note): kind is a key of NOTE_KINDS."""
@@ -318,8 +372,8 @@ def import_csv(
     try:
         counts, left = import_contacts(
             conn,
-            ((r.email, r.name, r.consent) for r in parsed.rows if r.status == "active"),
-            ((r.email, r.name, r.status) for r in parsed.rows if r.status != "active"),
+            parsed.rows.joining(),
+            parsed.rows.leaving(),
             source=source or f"import {file.name}",
             dry_run=dry_run,
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import email.errors
-import email.header
 import functools
 import re
 import sqlite3
@@ -275,6 +273,9 @@ _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 
 
 def _decode_word(match: re.Match[str]) -> str:
+    import email.errors  # the email package: only for a name that holds an encoded word
+    import email.header
+
     try:
         ((data, charset),) = email.header.decode_header(match.group(0))
         if isinstance(data, str):
