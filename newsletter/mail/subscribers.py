@@ -443,6 +443,27 @@ def _add_counts(a: ImportCounts, b: ImportCounts) -> ImportCounts:
     )
 
 
+def _listed(conn: sqlite3.Connection, now: str) -> tuple[list[tuple[str, str, str]], int, int]:
+    """(name, now, key) of each active subscriber of the batch whose name changes, how many
+    of the batch are not active, and how many are listed at all.
+
+    One look-up of the batch's addresses, driven from the batch through the email_key index:
+    CROSS JOIN keeps the batch as the outer loop, otherwise SQLite walks every subscriber
+    once per batch (quadratic in the list's size).
+    """
+    renamed, skipped, listed = [], 0, 0
+    for key, name, status, old in conn.execute(
+        "SELECT i.key, i.name, s.status, s.name FROM temp.incoming i"
+        " CROSS JOIN subscribers s ON s.email_key = i.key"
+    ):
+        listed += 1
+        if status != "active":
+            skipped += 1
+        elif name != "" and name != old:
+            renamed.append((name, now, key))
+    return renamed, skipped, listed
+
+
 def _import_batch(
     conn: sqlite3.Connection,
     batch: list[tuple[str, str, str, str]],
@@ -458,12 +479,9 @@ def _import_batch(
             "INSERT OR IGNORE INTO temp.incoming (key, email, name, consent) VALUES (?, ?, ?, ?)",
             batch,
         )
-        total, added, updated, skipped = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(s.id IS NULL), 0),"
-            " COALESCE(SUM(s.status = 'active' AND i.name != '' AND i.name != s.name), 0),"
-            " COALESCE(SUM(s.status != 'active'), 0)"
-            " FROM temp.incoming i LEFT JOIN subscribers s ON s.email_key = i.key"
-        ).fetchone()
+        total = conn.execute("SELECT COUNT(*) FROM temp.incoming").fetchone()[0]
+        renamed, skipped, listed = _listed(conn, now)
+        added, updated = total - listed, len(renamed)
         if not dry_run:
             # The opaque token id is drawn here rather than by the insert trigger: one
             # statement per batch instead of one more per row.
@@ -476,16 +494,8 @@ def _import_batch(
                 " (SELECT 1 FROM subscribers s WHERE s.email_key = i.key) ORDER BY i.rowid",
                 (source, now, now, now),
             )
-            # Driven from the batch through the email_key index: otherwise SQLite walks every
-            # active subscriber once per batch (quadratic in the list's size).
-            renamed = conn.execute(  # CROSS JOIN: SQLite keeps the batch as the outer loop
-                "SELECT i.name, i.key FROM temp.incoming i CROSS JOIN subscribers s"
-                " ON s.email_key = i.key WHERE s.status = 'active' AND i.name != ''"
-                " AND i.name != s.name"
-            ).fetchall()
             conn.executemany(
-                "UPDATE subscribers SET name = ?, updated_at = ? WHERE email_key = ?",
-                [(name, now, key) for name, key in renamed],
+                "UPDATE subscribers SET name = ?, updated_at = ? WHERE email_key = ?", renamed
             )
     except BaseException:
         conn.execute("ROLLBACK")
