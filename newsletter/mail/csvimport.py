@@ -77,14 +77,16 @@ class Rows(Sequence[Row]):
         self._names: list[str] = []
         self._consents: list[str] = []
         self._statuses: list[str] = []
+        self._add_line, self._add_email = self._lines.append, self._emails.append
+        self._add_name, self._add_consent = self._names.append, self._consents.append
+        self._add_status = self._statuses.append
 
     def append(self, row: Row) -> None:
-        line, email, name, consent, status = row
-        self._lines.append(line)
-        self._emails.append(email)
-        self._names.append(name)
-        self._consents.append(consent)
-        self._statuses.append(status)
+        self._add_line(row[0])
+        self._add_email(row[1])
+        self._add_name(row[2])
+        self._add_consent(row[3])
+        self._add_status(row[4])
 
     def __len__(self) -> int:
         return len(self._emails)
@@ -199,8 +201,9 @@ def map_contacts(contacts: Contacts, *, path: str, consent: str | None = None) -
     if not (contacts.consent_column or default or contacts.implied_consent or contacts.has_status):
         raise _no_consent(contacts, path)
     parsed = Parsed(format=contacts.format)
-    rows, notes = parsed.rows, parsed.notes
+    keep, notes, key_of = parsed.rows.append, parsed.notes, email_key
     seen: dict[str, int] = {}
+    first_line = seen.setdefault
     for contact in contacts.records:
         row = _row(contact, contacts, default)
         if not isinstance(row, Row):
@@ -213,12 +216,12 @@ def map_contacts(contacts: Contacts, *, path: str, consent: str | None = None) -
                 notes.append((kind, Problem(path, contact.line, message, "warning")))
             continue
         email, line = row[1], row[0]
-        first = seen.setdefault(email_key(email), line)
+        first = first_line(key_of(email), line)
         if first != line:
             message = f"{email}: duplicate of line {first}; the first is kept"
             notes.append(("duplicate", Problem(path, line, message, "warning")))
             continue
-        rows.append(row)
+        keep(row)
     return parsed
 
 

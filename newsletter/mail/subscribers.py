@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import re
 import sqlite3
 import unicodedata
@@ -410,14 +411,12 @@ def import_rows(
         " name TEXT NOT NULL, consent TEXT NOT NULL)"
     )
     total = ImportCounts()
-    batch: list[tuple[str, str, str, str]] = []
+    remaining = iter(rows)
     try:
-        for email, name, consent in rows:
-            batch.append((email_key(email), email, name, consent))
-            if len(batch) >= IMPORT_BATCH:
-                total = _add_counts(total, _patient_batch(conn, batch, source, now, dry_run))
-                batch.clear()
-        if batch:
+        while batch := [
+            (email_key(email), email, name, consent)
+            for email, name, consent in itertools.islice(remaining, IMPORT_BATCH)
+        ]:
             total = _add_counts(total, _patient_batch(conn, batch, source, now, dry_run))
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.incoming")

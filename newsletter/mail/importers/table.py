@@ -177,7 +177,10 @@ class Columns:
         at = self.name
         name = record[at].strip() if at is not None and at < count else ""
         if not name and (self.first is not None or self.last is not None):
-            name = f"{_cell(record, self.first)} {_cell(record, self.last)}"
+            first, last = self.first, self.last
+            given = record[first].strip() if first is not None and first < count else ""
+            family = record[last].strip() if last is not None and last < count else ""
+            name = f"{given} {family}"
         status = self.format.status
         if self.status is not None:
             status = self.format.status_words.get(header_key(_cell(record, self.status)), status)
