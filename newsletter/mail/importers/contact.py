@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -34,6 +35,11 @@ class Contacts:
     """Consent the export itself records (a mail service's subscribed list), else ""."""
     has_status: bool = False
     """True when the format says, row by row or for the whole file, who left."""
-    records: list[Contact] = field(default_factory=list)
+    records: Iterable[Contact] = field(default_factory=list)
+    """In file order; a CSV reader yields them as it reads, so an export is never held as
+    contacts and as rows at once. Read them once."""
     unreadable: list[tuple[int, str]] = field(default_factory=list)
     """(line, reason) of records the reader could not read at all: rejected rows."""
+    unclosed: int = 0
+    """Once the records are read: the line of a record that swallowed the rest of the file
+    (a quote opened and never closed), else 0."""

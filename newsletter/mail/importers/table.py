@@ -26,11 +26,39 @@ UNCLOSED_QUOTE = (
 )
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_BREAK = re.compile(r"\r\n|\r|\n")
+_OTHER_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+"""What str.splitlines also ends a line at, and csv does not."""
+CHUNK = 64 * 1024
 
 
-def _lines(text: str) -> Iterator[str]:
-    """Physical lines with their endings, lazily: io.StringIO would copy the text 4-fold."""
-    return (match.group() for match in _LINE.finditer(text))
+def _chunks(text: str, size: int) -> Iterator[str]:
+    """The text in pieces of about `size` characters, each ending where a line ends."""
+    start, length = 0, len(text)
+    while start < length:
+        end = start + size
+        if end >= length:
+            yield text[start:]
+            return
+        cut = text.rfind("\n", start, end) + 1
+        if cut <= start:  # no LF in the window: a long line, or CR line ends
+            found = _BREAK.search(text, end)
+            cut = found.end() if found else length
+        yield text[start:cut]
+        start = cut
+
+
+def _split(chunk: str) -> list[str]:
+    """A chunk's lines with their endings: CR LF, CR or LF, as csv reads them."""
+    if _OTHER_BREAKS.search(chunk):
+        return [match.group() for match in _LINE.finditer(chunk)]
+    return chunk.splitlines(keepends=True)
+
+
+def _lines(text: str, size: int = CHUNK) -> Iterator[str]:
+    """Physical lines with their endings, a chunk at a time: io.StringIO would copy the text
+    4-fold, and one regular-expression match per line costs more than csv's parsing."""
+    return itertools.chain.from_iterable(map(_split, _chunks(text, size)))
 
 
 def _records(text: str, delimiter: str) -> Any:
@@ -146,18 +174,32 @@ class Columns:
                     if GOOGLE_SEPARATOR in email:
                         email = email.split(GOOGLE_SEPARATOR, 1)[0].strip()
                     break
-        name = record[self.name].strip() if self.name is not None and self.name < count else ""
+        at = self.name
+        name = record[at].strip() if at is not None and at < count else ""
         if not name and (self.first is not None or self.last is not None):
-            name = f"{_cell(record, self.first)} {_cell(record, self.last)}"
+            first, last = self.first, self.last
+            given = record[first].strip() if first is not None and first < count else ""
+            family = record[last].strip() if last is not None and last < count else ""
+            name = f"{given} {family}"
         status = self.format.status
         if self.status is not None:
             status = self.format.status_words.get(header_key(_cell(record, self.status)), status)
-        consent = _cell(record, self.consent) if self.consent is not None else None
-        return Contact(line, email, name, status, consent)
+        at = self.consent
+        consent = None if at is None else record[at].strip() if at < count else ""
+        return _new_contact(Contact, (line, email, name, status, consent))
+
+
+_new_contact = tuple.__new__
+"""Contact's own constructor is a Python function; this is the C one it calls."""
 
 
 def _cell(record: list[str], index: int | None) -> str:
     return record[index].strip() if index is not None and index < len(record) else ""
+
+
+def _blank(record: list[str]) -> bool:
+    """A record with nothing but white space (callers first try its first cell)."""
+    return not any(cell.strip() for cell in record)
 
 
 def read_table(
@@ -167,47 +209,70 @@ def read_table(
     delimiter: str | None = None,
     email_column: str | None = None,
     name_column: str | None = None,
-) -> tuple[Contacts, int]:
-    """The contacts, and the line of a record that swallowed the rest (unclosed quote) or 0.
+) -> Contacts:
+    """The file's format and columns, read from its header row; the records follow lazily.
 
     Raises NewsletterError for what makes the whole file unusable: no header, no email
-    column, a record csv cannot read.
+    column, a record csv cannot read (while the records are read, for one after the
+    header). Once they are read, `unclosed` is the line of a record that swallowed the
+    rest of the file.
     """
     reader = _records(text, delimiter or sniff_delimiter(text))
-    columns: Columns | None = None
-    contacts = Contacts(format=GENERIC.name, header_line=1)
-    start = line = 1
-    spans_lines = False
-    try:
-        for record in reader:
-            line, start = start, reader.line_num + 1
-            spans_lines = False
-            if not any(cell.strip() for cell in record):
-                continue
-            if columns is None:
-                columns = Columns.from_header(
-                    record, path=path, line=line, email_column=email_column, name_column=name_column
-                )
-                fmt = columns.format
-                contacts = Contacts(
-                    format=fmt.name,
-                    header_line=line,
-                    consent_column=record[columns.consent].strip()
-                    if columns.consent is not None
-                    else "",
-                    implied_consent=fmt.implied_consent,
-                    has_status=fmt.status != "active" or columns.status is not None,
-                )
-                continue
-            spans_lines = reader.line_num > line
-            contacts.records.append(columns.contact(record, line))
-    except csv.Error as exc:
-        raise NewsletterError(
-            [Problem(path, reader.line_num, f"not readable as CSV: {exc}")]
-        ) from None
-    broken = 0
-    if spans_lines:
-        tail = "".join(itertools.islice(_lines(text), line - 1, None))
-        if tail.count('"') % 2:  # an odd number of quotes: one was opened and never closed
-            broken = line
-    return contacts, broken
+    state = _Reading(path, reader)
+    header = state.header()
+    if header is None:
+        return Contacts(format=GENERIC.name, header_line=1, records=())
+    record, line = header
+    columns = Columns.from_header(
+        record, path=path, line=line, email_column=email_column, name_column=name_column
+    )
+    fmt = columns.format
+    contacts = Contacts(
+        format=fmt.name,
+        header_line=line,
+        consent_column=record[columns.consent].strip() if columns.consent is not None else "",
+        implied_consent=fmt.implied_consent,
+        has_status=fmt.status != "active" or columns.status is not None,
+    )
+    contacts.records = state.contacts(columns, contacts, text)
+    return contacts
+
+
+class _Reading:
+    """The csv reader and the line where its next record starts, header then records."""
+
+    def __init__(self, path: str, reader: Any) -> None:
+        self.path, self.reader, self.start = path, reader, 1
+
+    def _error(self, exc: csv.Error) -> NewsletterError:
+        line = self.reader.line_num
+        return NewsletterError([Problem(self.path, line, f"not readable as CSV: {exc}")])
+
+    def header(self) -> tuple[list[str], int] | None:
+        """The first record with a non-blank cell and its line, or None for a blank file."""
+        try:
+            for record in self.reader:
+                line, self.start = self.start, self.reader.line_num + 1
+                if not _blank(record):
+                    return record, line
+        except csv.Error as exc:
+            raise self._error(exc) from None
+        return None
+
+    def contacts(self, columns: Columns, contacts: Contacts, text: str) -> Iterator[Contact]:
+        """Each record after the header as a contact; `contacts.unclosed` set at the end."""
+        reader, contact, start = self.reader, columns.contact, self.start
+        line, record = start, []
+        try:
+            for record in reader:
+                line, start = start, reader.line_num + 1
+                first = record[0] if record else ""
+                if (not first or first.isspace()) and _blank(record):
+                    continue
+                yield contact(record, line)
+        except csv.Error as exc:
+            raise self._error(exc) from None
+        if reader.line_num > line and not _blank(record):  # the last record spans lines
+            tail = "".join(itertools.islice(_lines(text), line - 1, None))
+            if tail.count('"') % 2:  # an odd number of quotes: one was opened and never closed
+                contacts.unclosed = line

@@ -14,8 +14,18 @@ _END = re.compile(r"END:VCARD\s*", re.IGNORECASE)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
+_LEADING_SPACE = re.compile(r"\s*")
+_BEGIN_VCARD = "BEGIN:VCARD"
+
+
 def looks_like_vcard(text: str) -> bool:
-    return text.lstrip().upper().startswith("BEGIN:VCARD")
+    """Whether the text, past leading white space, starts with BEGIN:VCARD in any case.
+
+    Only the first characters are looked at (the file is not copied): upper-casing never
+    shortens a character, so they decide how the upper-cased text starts.
+    """
+    start = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
+    return text[start : start + len(_BEGIN_VCARD)].upper().startswith(_BEGIN_VCARD)
 
 
 def _cards(text: str) -> Iterator[tuple[int, str]]:
@@ -61,7 +71,8 @@ def read_vcard(text: str, *, path: str) -> Contacts:
     """
     import vobject  # 120 ms to import: only when the file is a vCard
 
-    contacts = Contacts(format="vCard", header_line=1)
+    records: list[Contact] = []
+    contacts = Contacts(format="vCard", header_line=1, records=records)
     for line, card_text in _cards(text):
         try:
             card = vobject.readOne(card_text)
@@ -70,7 +81,7 @@ def read_vcard(text: str, *, path: str) -> Contacts:
             contacts.unreadable.append((line, f"this contact card is not readable: {reason}"))
             continue
         email = str(_value(card, "email") or "").strip()
-        contacts.records.append(Contact(line, email, _name(card)))
-    if not contacts.records and not contacts.unreadable:
+        records.append(Contact(line, email, _name(card)))
+    if not records and not contacts.unreadable:
         raise NewsletterError.single(path, "no contact cards (BEGIN:VCARD) in the file", 1)
     return contacts
