@@ -13,9 +13,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
-
 from newsletter import tokens
 from newsletter.errors import NewsletterError
 from newsletter.mail.database import transaction, utc_iso
@@ -58,10 +55,31 @@ _PLAIN_ADDRESS = re.compile(
     r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@"
     r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z])"
 )
-_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
-_SPECIAL_USE_SUFFIXES = tuple(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES)
-_ROLE_MAILBOXES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
-_LONGEST_ROLE = max(map(len, _ROLE_MAILBOXES))
+
+
+class _Rules(NamedTuple):
+    special_use: tuple[str, ...]
+    special_use_suffixes: tuple[str, ...]
+    role_mailboxes: frozenset[str]
+    longest_role: int
+
+
+@functools.cache
+def _rules() -> _Rules:
+    """email-validator's tables, imported on first use: a send or a status never needs them
+    (the import is a tenth of a start-up)."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+    roles = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+    return _Rules(
+        tuple(SPECIAL_USE_DOMAIN_NAMES),
+        tuple(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES),
+        roles,
+        max(map(len, roles)),
+    )
+
+
 _ADDRESS_LIMIT = 254
 """Characters in an address (RFC 5321 4.5.3.1.3); email-validator's limit too."""
 
@@ -84,9 +102,10 @@ def _plain_address(address: str) -> str | None:
     changed = not domain.islower()  # the last label ends in a letter: never caseless
     if changed:
         domain = domain.lower()
-    if domain in _SPECIAL_USE or domain.endswith(_SPECIAL_USE_SUFFIXES):
+    rules = _rules()
+    if domain in rules.special_use or domain.endswith(rules.special_use_suffixes):
         return None
-    if len(local) <= _LONGEST_ROLE and local.lower() in _ROLE_MAILBOXES:
+    if len(local) <= rules.longest_role and local.lower() in rules.role_mailboxes:
         local, changed = local.lower(), True
     return f"{local}@{domain}" if changed else address
 
@@ -94,6 +113,8 @@ def _plain_address(address: str) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def _domain(domain: str) -> tuple[str, str]:
     """(normalised, ASCII) form of a domain, validated once: lists repeat a few domains."""
+    from email_validator import validate_email
+
     result = validate_email(f"a@{domain}", check_deliverability=False)
     return result.domain, result.ascii_domain
 
@@ -106,6 +127,8 @@ def normalize_email(address: str) -> str:
     regular expression, and an ASCII local part at another domain validates the domain
     once per domain.
     """
+    from email_validator import EmailNotValidError, validate_email
+
     address = address.strip()
     plain = _plain_address(address)
     if plain is not None:
@@ -118,7 +141,7 @@ def normalize_email(address: str) -> str:
             pass  # the full validation below gives the message for the whole address
         else:
             if len(local) + 1 + len(ascii_domain) <= _ADDRESS_LIMIT:
-                if local.lower() in _ROLE_MAILBOXES:
+                if local.lower() in _rules().role_mailboxes:
                     local = local.lower()
                 return f"{local}@{unicode_domain}"
     try:
