@@ -403,13 +403,22 @@ def test_csv_written_by_csv_writer_round_trips(people, delimiter, quoting, termi
 @settings(max_examples=300)
 @given(st.text(max_size=300), st.sampled_from([None, "form"]))
 def test_any_text_gives_rows_or_a_newsletter_error(text: str, consent: str | None) -> None:
-    """Whatever the file holds, the reader returns rows and problems or raises NewsletterError."""
+    """Whatever the file holds, the reader returns rows and problems or raises NewsletterError;
+    a table's problems are on its rows (line 2 on), a vCard's may be on its first line."""
     try:
         parsed = parse_csv(text, path="x.csv", consent=consent)
     except NewsletterError as exc:
         assert exc.problems and all(p.path == "x.csv" and p.line >= 1 for p in exc.problems)
         return
-    assert all(p.line >= 2 for p in parsed.problems)
+    first = 1 if parsed.format == "vCard" else 2
+    assert all(p.line >= first for p in parsed.problems)
+
+
+def test_a_card_that_cannot_be_read_is_reported_at_its_first_line() -> None:
+    """The case the property above found: a file that is only 'BEGIN:VCARD'."""
+    parsed = parse_csv("BEGIN:VCARD", path="x.csv", consent="form")
+    assert parsed.format == "vCard"
+    assert [p.line for p in parsed.problems] == [1]
 
 
 @settings(max_examples=200)
