@@ -689,15 +689,15 @@ def test_a_deleted_folder_is_watched_again_when_it_comes_back(app: Preview) -> N
     kept = app.paths.root.parent / "kept-templates"
     shutil.copytree(templates, kept)
     shutil.rmtree(templates)
-    assert wait_for(lambda: not app.state.snapshot.ok, 5)
+    assert wait_for(lambda: not app.state.snapshot.ok, 15)
     assert "templates: the templates folder is missing" in [
         str(p) for p in app.state.snapshot.problems
     ]
     shutil.copytree(kept, templates)
-    assert wait_for(lambda: app.state.snapshot.ok, 5), app.state.snapshot.problems
+    assert wait_for(lambda: app.state.snapshot.ok, 15), app.state.snapshot.problems
     css = templates / "email.css"
     css.write_text(css.read_text() + "\n.masthead h1 { letter-spacing: 3px; }\n", encoding="utf-8")
-    assert wait_for(lambda: "letter-spacing:3px" in app.state.snapshot.html.replace(" ", ""), 5)
+    assert wait_for(lambda: "letter-spacing:3px" in app.state.snapshot.html.replace(" ", ""), 15)
 
 
 def test_an_edit_saved_while_the_watcher_starts_is_not_missed(workspace: Path) -> None:
