@@ -12,7 +12,7 @@ from typing import Any
 
 import lxml.html
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
@@ -29,6 +29,7 @@ from newsletter.check.cascade import (
     parse_colour,
     text_elements,
 )
+from newsletter.check.plaincss import plain_declarations, plain_selectors, plain_stylesheet
 from newsletter.check.report import dedupe, sort_findings
 from newsletter.check.rules import rules
 from newsletter.check.rules.support import css_features, style_features
@@ -36,6 +37,9 @@ from newsletter.check.stylesheet import (
     clear_caches,
     parse_css,
     parse_declarations,
+    read_declarations,
+    read_selectors,
+    read_stylesheet,
     split_selectors,
     style_of,
 )
@@ -129,16 +133,16 @@ dark_rules = st.lists(
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def rendered_example(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("shared") / "ws"
     shutil.copytree(EXAMPLE / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     return render(root)
 
 
-def email_of(example: Any, body: str, rules_css: list[tuple[str, str]]) -> Email:
+def email_of(rendered_example: Any, body: str, rules_css: list[tuple[str, str]]) -> Email:
     """An Email around a made-up body and kept <style> block."""
-    workspace, rendered = example
+    workspace, rendered = rendered_example
     css = "".join(f"{s}{{{d}}}" for s, d in rules_css)
     html = (
         f"<html><head><style>@media (prefers-color-scheme:dark){{{css}}}</style></head>"
@@ -213,11 +217,11 @@ def walk_style(node: etree._Element, overrides: dict[Any, Any]) -> tuple[str, st
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=fragments, css=dark_rules, order=st.randoms(use_true_random=False))
 def test_computed_style_is_what_walking_every_ancestor_gives(
-    example: Any, body: str, css: list[tuple[str, str]], order: random.Random
+    rendered_example: Any, body: str, css: list[tuple[str, str]], order: random.Random
 ) -> None:
     """Colour, background, font size and weight, light and dark, asked in any order (a child
     before or after its parent), hidden flags and the text elements: as from scratch."""
-    email = email_of(example, body, css)
+    email = email_of(rendered_example, body, css)
     nodes = [n for n in email.tree.iter() if isinstance(n.tag, str)]
     order.shuffle(nodes)
     overrides = walk_dark(email)
@@ -286,12 +290,12 @@ def per_rule(workspace: Any, rendered: Any) -> list[Any]:
     css=dark_rules,
 )
 def test_sharing_between_rules_changes_no_finding(
-    example: Any, edits: list[tuple[int, str, bool]], css: list[tuple[str, str]]
+    rendered_example: Any, edits: list[tuple[int, str, bool]], css: list[tuple[str, str]]
 ) -> None:
     """The example with style attributes rewritten or extended and dark rules added: the
     findings of one check, where rules share what they work out, are those of every rule
     on its own freshly parsed email."""
-    workspace, rendered = example
+    workspace, rendered = rendered_example
     html = rendered.html
     spans = [m.span(1) for m in re.finditer(r'style="([^"]*)"', html)]
     chosen = {index % len(spans): (style, replace) for index, style, replace in edits}
@@ -304,3 +308,109 @@ def test_sharing_between_rules_changes_no_finding(
     changed = rendered._replace(html=html)
     clear_caches()
     assert check_rendered(workspace, changed) == per_rule(workspace, changed)
+
+
+# --- the short cuts for plain CSS read what tinycss2 reads ------------------------------------
+
+VALUE_PIECES = [
+    *("a", "b-c", "-x", "--y", "e", "E", "1", "0", ".5", "1.5", "-2", "px", "em", "ex", "%"),
+    *("#", "#f0", "(", ")", "rgb(", "url(", "Url(", "calc(", ",", "/", " ", "\t", "\n", "!"),
+    *("important", "IMPORTANT", "-", "+", "*", "u", "e3", "_", "1e", "2e-", "h2", '"', '"a b"'),
+    *("'", "\\", "\u00e9", "\x00", "\r", "\x0c", ";", ":", "url(x)", "/*", "*/", "{", "}"),
+]
+values = st.lists(st.sampled_from(VALUE_PIECES), max_size=8).map("".join)
+declarations = st.tuples(
+    st.sampled_from(["color", "Font-Size", " -x ", "a", "1", "--v", "e", ""]),
+    st.sampled_from([":", " : ", ""]),
+    values,
+    st.sampled_from(["", "!important", " ! IMPORTANT ", "!", "!imp"]),
+).map("".join)
+blocks = st.lists(declarations, max_size=4).map(";".join)
+
+SELECTOR_PIECES = [
+    *("a", ".card", " ", "  ", "h2", ".h7", "#x", "u", "+", " + ", "~", " ~ ", ">", "*"),
+    *("[x-a]", "[a=b]", "[a~=b]", "[a,b]", ":is(a, b)", ":root", ":not(p)", "::x", ",", ", "),
+    *("a.5", "1", "-", ".", "1-2", "2n", "-2n", "1e", "1e5", "1ex", "@", "(", ")", "[", "]"),
+    *("e", ":", "\n", "-->", "u+1", "a:", "#.", "+1", "1.", "--", "*=", '"', "\\", "{", "}"),
+]
+selectors = st.lists(st.sampled_from(SELECTOR_PIECES), max_size=8).map("".join)
+AT_PRELUDES = [
+    *("@media (max-width:620px)", "@media (prefers-color-scheme:dark)", "@media screen and (x)"),
+    *("@supports (display:grid)", "@font-face", "@import x", "@media", "@1x", "@-x", "@MEDIA (a)"),
+    *("@media(a:1.5)", "@layer a"),
+]
+style_rules = st.tuples(selectors, blocks).map(lambda r: f"{r[0]}{{{r[1]}}}")
+sheets = st.lists(
+    st.recursive(
+        st.one_of(style_rules, st.sampled_from([" ", "\n", ";", "}", "{", "a:{b}", "@x;"])),
+        lambda inner: st.builds(
+            lambda prelude, body, bare: f"{prelude};" if bare else f"{prelude}{{{body}}}",
+            st.sampled_from(AT_PRELUDES),
+            st.lists(inner, max_size=3).map("".join),
+            st.booleans(),
+        ),
+        max_leaves=8,
+    ),
+    max_size=5,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(block=blocks)
+@example(block="line-height:1e")  # a unit e is escaped when written back
+@example(block="margin:1e-x")
+@example(block="font-family:'Georgia'")  # single quotes come back double
+@example(block="background:url( x.png )")  # url() loses its spaces
+@example(block="color:red !important;width:calc(1px + 2px)")
+@example(block="a:b/*c*/d")
+def test_plain_declarations_are_what_tinycss2_reads(block: str) -> None:
+    """A plain style attribute or rule block reads as tinycss2 reads it; others go to it."""
+    plain = plain_declarations(block)
+    if plain is not None:
+        assert plain == read_declarations(block)
+    clear_caches()
+    assert parse_declarations(block) == read_declarations(block)
+
+
+@settings(max_examples=300, deadline=None)
+@given(selector=selectors)
+@example(selector=".-2n, a.5")  # tinycss2 writes these back with /**/ between the tokens
+@example(selector=":nth-child(2n+1), td")
+@example(selector="[a~=b], [c*=d]")
+@example(selector="h1-2, a 1-2, u+1")
+@example(selector=":is(a, b), c")
+def test_plain_selector_lists_split_as_tinycss2_splits_them(selector: str) -> None:
+    plain = plain_selectors(selector)
+    if plain is not None:
+        assert plain == read_selectors(selector)
+    clear_caches()
+    assert tuple(split_selectors(selector)) == read_selectors(selector)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(css=sheets)
+@example(css="@media (a){b:{c:d}}")  # read as a declaration with a block value
+@example(css="@media (a){.-2n{c:d}}")
+@example(css="a{b:c};d{e:f}")
+@example(css="a:not(b{c:d}){e:f}")
+@example(css="@font-face{src:x(})}a{b:c}")
+@example(css="@media (max-width:1.5em){a{b:c}}@import url(x);")
+def test_plain_stylesheets_are_what_tinycss2_reads(css: str) -> None:
+    """Rules, their at-rules and every at-rule, in order, for generated sheets: plain ones
+    (most of them) through the short cut, the rest through tinycss2."""
+    plain = plain_stylesheet(css)
+    if plain is not None:
+        assert plain == read_stylesheet(css)
+    clear_caches()
+    assert parse_css(css) == read_stylesheet(css)
+
+
+def test_the_example_email_is_plain_css(rendered_example: Any) -> None:
+    """The short cuts cover the real email: its kept block and every style attribute."""
+    workspace, rendered = rendered_example
+    email = parse_email(workspace, rendered)
+    assert plain_stylesheet(email.kept_css) == read_stylesheet(email.kept_css)
+    for element in email.elements():
+        style = element.get("style")
+        if style:
+            assert plain_declarations(style) == read_declarations(style)

@@ -1,8 +1,10 @@
-"""CSS in the email, parsed with tinycss2: style attributes and the kept <style> block.
+"""CSS in the email, parsed: style attributes, the kept <style> block and selector lists.
 
 tinycss2 keeps what it does not know (mso-* properties, nested rules) as tokens instead of
-dropping it, so the rules see the stylesheet as written. Parsing is the costly part of a check
-in a fresh process, so each text is parsed once and remembered by its text.
+dropping it, so the rules see the stylesheet as written (the read_* functions). Its tokenizer
+was most of a fresh check's time, so plainly written CSS (all of an inlined email's, as a
+rule) is read by the short cuts in check/plaincss.py, which give the very same records; each
+text is parsed once and remembered by its text.
 """
 
 from __future__ import annotations
@@ -10,47 +12,62 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import tinycss2
 import tinycss2.ast
 from lxml import etree
 
-_GROUPING = {"media", "supports", "document", "container", "layer"}
-"""At-rules whose block holds rules; others (@font-face, @keyframes) are not looked into."""
+from newsletter.check.cssmodel import GROUPING, AtRule, Declaration, Rule, StyleSheet
+from newsletter.check.plaincss import (
+    plain_declarations,
+    plain_selectors,
+    plain_stylesheet,
+)
+
+__all__ = [
+    "AtRule",
+    "Declaration",
+    "Rule",
+    "StyleSheet",
+    "clear_caches",
+    "media_conditions",
+    "parse_css",
+    "parse_declarations",
+    "read_declarations",
+    "read_selectors",
+    "read_stylesheet",
+    "split_selectors",
+    "style_of",
+]
 
 
-class Declaration(NamedTuple):
-    name: str
-    """Lower-cased property name."""
-    value: str
-    important: bool
+def read_declarations(block: str) -> tuple[Declaration, ...]:
+    """What tinycss2 reads in a declaration list."""
+    nodes = tinycss2.parse_declaration_list(block, True, True)
+    return _declarations(nodes)
 
 
-class Rule(NamedTuple):
-    selector: str
-    declarations: tuple[Declaration, ...]
-    at_rules: tuple[str, ...]
-    """Preludes of the enclosing at-rules, outermost first, e.g. ("@media (max-width:620px)",)."""
+def read_stylesheet(css: str) -> StyleSheet:
+    """What tinycss2 reads in a stylesheet: its style rules and at-rules, in order."""
+    rules: list[Rule] = []
+    at_rules: list[AtRule] = []
+    _walk(tinycss2.parse_stylesheet(css, True, True), (), rules, at_rules)
+    return StyleSheet(tuple(rules), tuple(at_rules))
 
 
-class AtRule(NamedTuple):
-    prelude: str
-    """E.g. "@media (prefers-color-scheme:dark)" or "@import url(x.css)"."""
-    parents: tuple[str, ...]
-
-
-class StyleSheet(NamedTuple):
-    rules: tuple[Rule, ...]
-    at_rules: tuple[AtRule, ...]
-
-
-def _declarations(nodes: Iterable[Any]) -> tuple[Declaration, ...]:
-    return tuple(
-        Declaration(node.lower_name, tinycss2.serialize(node.value).strip(), node.important)
-        for node in nodes
-        if node.type == "declaration"
-    )
+def read_selectors(selector: str) -> tuple[str, ...]:
+    """The selectors tinycss2 finds in a selector list: split at its top-level commas."""
+    parts: list[str] = []
+    current: list[Any] = []
+    for token in tinycss2.parse_component_value_list(selector):
+        if isinstance(token, tinycss2.ast.LiteralToken) and token.value == ",":
+            parts.append(tinycss2.serialize(current).strip())
+            current = []
+        else:
+            current.append(token)
+    parts.append(tinycss2.serialize(current).strip())
+    return tuple(part for part in parts if part)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -59,17 +76,34 @@ def parse_declarations(block: str) -> tuple[Declaration, ...]:
 
     Remembered by text: an inlined email repeats the same few style attributes on hundreds of
     elements, and several rules read each one."""
-    return _declarations(tinycss2.parse_declaration_list(block, True, True))
+    plain = plain_declarations(block)
+    return read_declarations(block) if plain is None else plain
 
 
 @functools.lru_cache(maxsize=16)
 def parse_css(css: str) -> StyleSheet:
-    """Every style rule with its enclosing at-rules, and every at-rule with its parents.
-    Remembered by text: four rules read the same kept <style> block."""
-    rules: list[Rule] = []
-    at_rules: list[AtRule] = []
-    _walk(tinycss2.parse_stylesheet(css, True, True), (), rules, at_rules)
-    return StyleSheet(tuple(rules), tuple(at_rules))
+    """Every style rule with its enclosing at-rules, and every at-rule with its parents."""
+    plain = plain_stylesheet(css)
+    return read_stylesheet(css) if plain is None else plain
+
+
+def split_selectors(selector: str) -> list[str]:
+    """A selector list into its selectors, keeping commas inside brackets or :is(...)."""
+    return list(_split_selectors(selector))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_selectors(selector: str) -> tuple[str, ...]:
+    plain = plain_selectors(selector)
+    return read_selectors(selector) if plain is None else plain
+
+
+def _declarations(nodes: Iterable[Any]) -> tuple[Declaration, ...]:
+    return tuple(
+        Declaration(node.lower_name, tinycss2.serialize(node.value).strip(), node.important)
+        for node in nodes
+        if node.type == "declaration"
+    )
 
 
 def _walk(
@@ -84,28 +118,9 @@ def _walk(
         elif node.type == "at-rule":
             prelude = f"@{node.at_keyword}{tinycss2.serialize(node.prelude)}".strip()
             at_rules.append(AtRule(prelude, parents))
-            if node.content is not None and node.lower_at_keyword in _GROUPING:
+            if node.content is not None and node.lower_at_keyword in GROUPING:
                 content = tinycss2.parse_blocks_contents(node.content, True, True)
                 _walk(content, (*parents, prelude), rules, at_rules)
-
-
-def split_selectors(selector: str) -> list[str]:
-    """A selector list into its selectors, keeping commas inside brackets or :is(...)."""
-    return list(_split_selectors(selector))
-
-
-@functools.lru_cache(maxsize=1024)
-def _split_selectors(selector: str) -> tuple[str, ...]:
-    parts: list[str] = []
-    current: list[Any] = []
-    for token in tinycss2.parse_component_value_list(selector):
-        if isinstance(token, tinycss2.ast.LiteralToken) and token.value == ",":
-            parts.append(tinycss2.serialize(current).strip())
-            current = []
-        else:
-            current.append(token)
-    parts.append(tinycss2.serialize(current).strip())
-    return tuple(part for part in parts if part)
 
 
 def media_conditions(prelude: str) -> list[str]:
