@@ -8,15 +8,16 @@ from the loader) and from the templates the workspace loaded: nothing is read ag
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 import lxml.html
 from lxml import etree
 
 from newsletter.build.placeholders import fill
+from newsletter.check.stylesheet import StyleSheet, parse_css, parse_declarations
 from newsletter.load.loader import Workspace
 from newsletter.model import Article, Config, Issue, Ref, Rendered, SourceText, Testimonial
 from newsletter.workspace import Paths
@@ -128,7 +129,7 @@ Needle = str | re.Pattern[str]
 def _matches(needle: Needle, line: str) -> bool:
     if isinstance(needle, re.Pattern):
         return needle.search(line) is not None
-    return normalise(needle).lower() in normalise(line).lower()
+    return fold(needle) in fold(line)
 
 
 def find_place(places: Iterable[Place], needle: Needle) -> tuple[str, int] | None:
@@ -139,6 +140,33 @@ def find_place(places: Iterable[Place], needle: Needle) -> tuple[str, int] | Non
         if _matches(needle, place.text):
             return place.path, place.line
     return None
+
+
+def fold(text: str) -> str:
+    """What a string needle is compared on: typography undone, lower case."""
+    return normalise(text).lower()
+
+
+class Lines:
+    """Places with each line folded once, so a search does not fold every line again:
+    `find` gives what find_place gives."""
+
+    def __init__(self, places: list[Place]) -> None:
+        self.places = places
+        self._folded: list[str] | None = None
+
+    def find(self, needle: Needle) -> tuple[str, int] | None:
+        if isinstance(needle, re.Pattern):
+            return find_place(self.places, needle)
+        if not needle.strip():
+            return None
+        if self._folded is None:
+            self._folded = [fold(place.text) for place in self.places]
+        wanted = fold(needle)
+        for place, folded in zip(self.places, self._folded, strict=True):
+            if wanted in folded:
+                return place.path, place.line
+        return None
 
 
 def template_places(templates: Iterable[SourceText]) -> list[Place]:
@@ -158,9 +186,16 @@ def sample_values(config: Config) -> dict[str, str]:
     return dict(reader.values)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Email:
-    """The rendered issue filled for a sample recipient and parsed with lxml, once per check."""
+    """The rendered issue filled for a sample recipient and parsed with lxml, once per check.
+
+    Also the check's shared context: the parsed CSS, each element's inline style and whether
+    it is hidden are worked out once, and `shared` keeps what rules derive from them (the
+    computed colours, the text elements), so no rule repeats another's work."""
 
     workspace: Workspace
     rendered: Rendered
@@ -173,6 +208,12 @@ class Email:
     templates: list[Place]
     """The template lines, from the loaded templates."""
     values: dict[str, str] = field(default_factory=dict)
+    _memo: dict[Callable[..., Any], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _styles: dict[str, Mapping[str, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def config(self) -> Config:
@@ -198,15 +239,61 @@ class Email:
             (style.text or "") for style in self.tree.iter("style") if is_element(style)
         )
 
+    @cached_property
+    def sheet(self) -> StyleSheet:
+        """The kept <style> blocks parsed: every rule and at-rule, for every rule that asks."""
+        return parse_css(self.kept_css)
+
+    def style(self, element: etree._Element) -> Mapping[str, str]:
+        """An element's inline declarations, last one wins, names lower-cased (read only:
+        elements with the same style attribute share one mapping)."""
+        text = str(element.get("style") or "")
+        found = self._styles.get(text)
+        if found is None:
+            found = self._styles[text] = {d.name: d.value for d in parse_declarations(text)}
+        return found
+
+    @cached_property
+    def _hidden(self) -> set[etree._Element]:
+        """Every hidden element, in one pass down the tree: hidden itself or inside one."""
+        hidden: set[etree._Element] = set()
+        for node in self.tree.iter():
+            if is_element(node) and (node.getparent() in hidden or hides(node)):
+                hidden.add(node)
+        return hidden
+
+    def is_hidden(self, element: etree._Element) -> bool:
+        """is_hidden(element), from the one pass over the tree."""
+        return element in self._hidden
+
+    def shared(self, make: Callable[[Email], T]) -> T:
+        """make(self), worked out by the first rule that asks and kept for the rest."""
+        if make not in self._memo:
+            self._memo[make] = make(self)
+        return cast(T, self._memo[make])
+
+    @cached_property
+    def body_text(self) -> str:
+        """visible_text of the body, which several rules search."""
+        return visible_text(self.body)
+
     def at(self, element: etree._Element) -> tuple[str, int]:
         """The output file and line of an element (lines match the written email.html)."""
         return self.output, int(getattr(element, "sourceline", 0) or 0)
 
+    @cached_property
+    def _content_lines(self) -> Lines:
+        return Lines(self.places)
+
+    @cached_property
+    def _template_lines(self) -> Lines:
+        return Lines(self.templates)
+
     def in_content(self, needle: Needle) -> tuple[str, int] | None:
-        return find_place(self.places, needle)
+        return self._content_lines.find(needle)
 
     def in_templates(self, needle: Needle) -> tuple[str, int] | None:
-        return find_place(self.templates, needle)
+        return self._template_lines.find(needle)
 
     def locate(
         self, *needles: Needle | None, element: etree._Element | None = None
@@ -284,9 +371,12 @@ def visible_text(element: etree._Element) -> str:
 
 
 def is_hidden(element: etree._Element) -> bool:
-    """Hidden on purpose (the preheader): display:none, mso-hide:all or the hidden attribute."""
-    for node in (element, *element.iterancestors()):
-        style = (node.get("style") or "").replace(" ", "").lower()
-        if "display:none" in style or "mso-hide:all" in style or node.get("hidden") is not None:
-            return True
-    return False
+    """Hidden on purpose (the preheader): display:none, mso-hide:all or the hidden attribute,
+    on the element or an ancestor. (Email.is_hidden gives the same answer from one pass.)"""
+    return any(hides(node) for node in (element, *element.iterancestors()))
+
+
+def hides(node: etree._Element) -> bool:
+    """The element itself says hidden: display:none, mso-hide:all or the hidden attribute."""
+    style = (node.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "mso-hide:all" in style or node.get("hidden") is not None

@@ -14,7 +14,9 @@ sys.path.insert(0, str(REPO))
 
 from newsletter.build.pipeline import render_rendered  # noqa: E402
 from newsletter.check import check_rendered, check_workspace  # noqa: E402
-from newsletter.check.rules import css  # noqa: E402
+from newsletter.check.cascade import parse_colour  # noqa: E402
+from newsletter.check.rules.support import style_features  # noqa: E402
+from newsletter.check.stylesheet import clear_caches  # noqa: E402
 from newsletter.load.content import pick_issue  # noqa: E402
 from newsletter.load.loader import load_workspace  # noqa: E402
 from newsletter.workspace import Paths  # noqa: E402
@@ -37,8 +39,9 @@ def workspace(tmp: Path, name: str, extra_kb: int) -> Path:
 
 def fresh_check(workspace, rendered):  # type: ignore[no-untyped-def]
     """One check as a new process makes it: without the CSS parsed by the run before."""
-    css.parse_declarations.cache_clear()
-    css.parse_css.cache_clear()
+    clear_caches()
+    style_features.cache_clear()
+    parse_colour.cache_clear()
     return check_rendered(workspace, rendered)
 
 

@@ -60,7 +60,7 @@ def _footer_where(email: Email) -> tuple[str, int]:
 @rule
 def _address(email: Email) -> list[Finding]:
     address = email.config.postal_address.strip()
-    if address and _flat(address) in _flat(visible_text(email.body)):
+    if address and _flat(address) in _flat(email.body_text):
         return []
     return [
         email.finding(
@@ -173,7 +173,7 @@ def _testimonials(email: Email) -> list[Finding]:
     issue = email.rendered.issue
     out = []
     disclaimer = email.config.disclaimer.strip()
-    shown = bool(disclaimer) and _flat(disclaimer) in _flat(visible_text(email.body))
+    shown = bool(disclaimer) and _flat(disclaimer) in _flat(email.body_text)
     for t in issue.testimonials:
         consent = t.consent
         if consent is None or not consent.method.strip():

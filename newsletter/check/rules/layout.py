@@ -14,10 +14,16 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 
 from newsletter import colors
-from newsletter.check.base import ERROR, WARNING, Email, Finding, is_hidden, visible_text
+from newsletter.check.base import ERROR, WARNING, Email, Finding, visible_text
+from newsletter.check.cascade import (
+    Scheme,
+    dark,
+    inherited,
+    light,
+    parse_colour,
+    text_elements,
+)
 from newsletter.check.rules import rule
-from newsletter.check.rules.a11y import Scheme, parse_colour, text_elements
-from newsletter.check.rules.css import style_of
 
 PHONE_WIDTH = 320
 """The narrowest phone the layout holds on (iPhone SE, small Android)."""
@@ -44,10 +50,11 @@ def check_long_words(email: Email) -> list[Finding]:
     """A word or address wider than a phone's column breaks mid-word, or widens the card."""
     out: list[Finding] = []
     seen: set[str] = set()
-    scheme = Scheme(email, dark=False)
+    scheme = light(email)
+    monospace = _Monospace(email)
     for element in text_elements(email):
         size = scheme.font_size(element)
-        mono = _monospace(element)
+        mono = monospace(element)
         limit = int(PHONE_COLUMN / (size * (MONO_WIDTH if mono else CHAR_WIDTH)))
         for word in _own_words(element):
             if len(word) <= limit or word in seen or (mono and not _in_card(element)):
@@ -149,16 +156,16 @@ def _code_lines(block: etree._Element) -> list[str]:
 @rule
 def check_dark_rules(email: Email) -> list[Finding]:
     """Every element with a colour of its own needs a dark-scheme colour, or it stays light."""
-    dark = Scheme(email, dark=True)
-    if not dark.overrides:
+    dark_scheme = dark(email)
+    if not dark_scheme.overrides:
         return []
     out: list[Finding] = []
     reported: set[str] = set()
     for element in text_elements(email):
-        own = style_of(element)
+        own = email.style(element)
         if "color" not in own or element.tag in NO_COLOUR_OF_THEIR_OWN:
             continue
-        if "color" in dark.overrides.get(element, {}):
+        if "color" in dark_scheme.overrides.get(element, {}):
             continue
         label = _label(element)
         if label in reported:
@@ -171,7 +178,7 @@ def check_dark_rules(email: Email) -> list[Finding]:
                 email.locate(visible_text(element)[:60], element=element),
                 f"{label} keeps its light colour {own['color']} in dark mode: no "
                 "prefers-color-scheme rule covers it, so it sits on the dark card "
-                f"at {colors.contrast(_hex(own['color']), _dark_card(email, dark)):.1f}:1",
+                f"at {colors.contrast(_hex(own['color']), _dark_card(email, dark_scheme)):.1f}:1",
                 f"add {_selector(element)} to the dark-mode rules in templates/email-head.css, "
                 "or use a heading level the template styles",
             )
@@ -188,10 +195,10 @@ def check_painted(email: Email) -> list[Finding]:
     for element in email.body.iter():
         if not isinstance(element.tag, str) or element.tag in NO_COLOUR_OF_THEIR_OWN:
             continue
-        own = style_of(element)
+        own = email.style(element)
         has_colour = "color" in own
         has_background = "background-color" in own or "background" in own
-        if has_colour == has_background or is_hidden(element):
+        if has_colour == has_background or email.is_hidden(element):
             continue
         label = _label(element)
         if label in reported:
@@ -215,11 +222,11 @@ def check_painted(email: Email) -> list[Finding]:
 @rule
 def check_buttons(email: Email) -> list[Finding]:
     """A button needs 3:1 against the card around it, in light, dark and inverted colours."""
-    light, dark = Scheme(email, dark=False), Scheme(email, dark=True)
+    light_scheme, dark_scheme = light(email), dark(email)
     schemes: list[tuple[str, Callable[[etree._Element, bool], str]]] = [
-        ("light", lambda e, own: _bg(light, e, own)),
-        ("dark", lambda e, own: _bg(dark, e, own)),
-        ("inverted", lambda e, own: _inverted(_bg(light, e, own))),
+        ("light", lambda e, own: _bg(light_scheme, e, own)),
+        ("dark", lambda e, own: _bg(dark_scheme, e, own)),
+        ("inverted", lambda e, own: _inverted(_bg(light_scheme, e, own))),
     ]
     out: list[Finding] = []
     for button in _buttons(email):
@@ -289,11 +296,20 @@ def _own_words(element: etree._Element) -> Iterator[str]:
             yield from visible_text(child).split()
 
 
-def _monospace(element: etree._Element) -> bool:
-    return any(
-        node.tag == "code" or "monospace" in style_of(node).get("font-family", "")
-        for node in (element, *element.iterancestors())
-    )
+class _Monospace:
+    """Whether an element is set in a monospace font: <code>, or a font-family naming
+    monospace, on it or an ancestor (kept per element: a child asks its parent)."""
+
+    def __init__(self, email: Email) -> None:
+        self.email = email
+        self.known: dict[etree._Element, bool] = {}
+
+    def __call__(self, element: etree._Element) -> bool:
+        return inherited(element, self.known, self._own, False)
+
+    def _own(self, node: etree._Element) -> bool | None:
+        mono = node.tag == "code" or "monospace" in self.email.style(node).get("font-family", "")
+        return True if mono else None
 
 
 def _in_card(element: etree._Element) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -20,7 +20,12 @@ from lxml import etree
 
 from newsletter.check.base import WARNING, Email, Finding, is_element, is_hidden
 from newsletter.check.rules import rule
-from newsletter.check.rules.css import parse_css, parse_declarations, split_selectors
+from newsletter.check.stylesheet import (
+    StyleSheet,
+    parse_css,
+    parse_declarations,
+    split_selectors,
+)
 
 CLIENTS = {
     "gmail.desktop-webmail": "Gmail (web)",
@@ -320,15 +325,22 @@ def selector_features(selector: str) -> Iterator[str]:
         yield "css-selector-grouping"
 
 
-def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Uses:
-    """Every feature used in a document: inline styles, kept <style>, elements, attributes."""
+def collect(
+    tree: etree._Element,
+    kept_css: str | StyleSheet,
+    *,
+    document: bool = True,
+    hidden: Callable[[etree._Element], bool] = is_hidden,
+) -> Uses:
+    """Every feature used in a document: inline styles, kept <style>, elements, attributes.
+    `kept_css` may come parsed; `hidden` may answer from a pass already made (Email.is_hidden)."""
     uses = Uses()
     for node in tree.iter():
         if not is_element(node):
             if isinstance(node, etree._Comment):
                 uses.add("html-comments", None, "<!--")
             continue
-        hidden = document and is_hidden(node)
+        skip = document and hidden(node)
         tag = node.tag.lower()
         uses.add(TAGS.get(tag), node, f"<{tag}")
         if tag == "input":
@@ -352,21 +364,34 @@ def collect(tree: etree._Element, kept_css: str, *, document: bool = True) -> Us
             else:
                 ext = src.split("?")[0].rsplit(".", 1)[-1]
                 uses.add(IMAGE_TYPES.get(ext), node, f".{ext}")
-        if hidden:
+        if skip:
             continue
-        for d in parse_declarations(node.get("style") or ""):
-            for slug, hint in css_features(d.name, d.value, d.important):
-                uses.add(slug, node, hint)
+        for slug, hint in style_features(node.get("style") or ""):
+            uses.add(slug, node, hint)
     if document and getattr(tree.getroottree().docinfo, "doctype", None):
         uses.add("html-doctype", None, "<!DOCTYPE")
     _collect_css(kept_css, uses)
     return uses
 
 
-def _collect_css(css: str, uses: Uses) -> None:
-    if not css.strip():
-        return
-    sheet = parse_css(css)
+@lru_cache(maxsize=4096)
+def style_features(style: str) -> tuple[tuple[str, str], ...]:
+    """(slug, hint) of every declaration in a style attribute, in order. Remembered by text:
+    an inlined email repeats the same few style attributes on every element."""
+    return tuple(
+        feature
+        for d in parse_declarations(style)
+        for feature in css_features(d.name, d.value, d.important)
+    )
+
+
+def _collect_css(css: str | StyleSheet, uses: Uses) -> None:
+    if isinstance(css, str):
+        if not css.strip():
+            return
+        sheet = parse_css(css)
+    else:
+        sheet = css
     for at in sheet.at_rules:
         name = re.match(r"@([a-z-]+)", at.prelude.lower())
         keyword = name.group(1) if name else ""
@@ -427,8 +452,9 @@ def lacking(slug: str) -> list[str]:
 
 @rule
 def _client_support(email: Email) -> list[Finding]:
-    uses = collect(email.tree, email.kept_css)
-    content = _content_uses(email)
+    sheet = email.sheet if email.kept_css.strip() else ""
+    uses = collect(email.tree, sheet, hidden=email.is_hidden)
+    content: dict[str, tuple[str, int]] | None = None
     out = []
     for slug, use in sorted(uses.found.items()):
         if slug in KNOWN_FALLBACKS:
@@ -436,6 +462,8 @@ def _client_support(email: Email) -> list[Finding]:
         clients = lacking(slug)
         if not clients:
             continue
+        if content is None:  # rendering the content again is needed only to say who used it
+            content = _content_uses(email)
         feature = load_data()["features"][slug]
         origin = content.get(slug)
         if origin:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from newsletter.build.pipeline import GMAIL_CLIP_BYTES, GMAIL_WARN_BYTES
-from newsletter.check.base import ERROR, WARNING, Email, Finding, visible_text
+from newsletter.check.base import ERROR, WARNING, Email, Finding
 from newsletter.check.rules import rule
 
 SUBJECT_MIN = 10
@@ -192,9 +192,14 @@ def _plain(text: str) -> str:
 
 
 def _texts(email: Email) -> list[str]:
-    """What a reader can see: subject, body text, link targets shown as text, alt texts."""
+    """What a reader can see: subject, body text, link targets shown as text, alt texts
+    (read only: worked out once per check)."""
+    return email.shared(_readable)
+
+
+def _readable(email: Email) -> list[str]:
     texts = [email.rendered.issue.subject, email.rendered.issue.preheader]
-    texts.append(visible_text(email.body))
+    texts.append(email.body_text)
     for element in email.elements():
         for attr in ("alt", "title", "aria-label"):
             value = element.get(attr)
