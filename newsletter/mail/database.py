@@ -46,15 +46,14 @@ def utc_epoch(text: str) -> float:
     return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()
 
 
-def connect(path: Path, *, shared: bool = False) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     """Open the database (creating it if missing), migrated to the latest schema.
 
     A new file is made and migrated under a temporary name and linked into place, so a
     database file is never empty: an empty or unreadable one is reported as damaged, never
     silently made anew (that would forget every unsubscribe). The connection is in
     autocommit mode: group writes with `transaction(conn)`, so a transaction starts
-    exactly where the code says and never implicitly. A `shared` connection may be handed
-    from one thread to another; its users see that two never use it at once.
+    exactly where the code says and never implicitly.
     """
     path = Path(path)
     if str(path) == ":memory:":
@@ -70,12 +69,7 @@ def connect(path: Path, *, shared: bool = False) -> sqlite3.Connection:
             _create(path)
         elif path.stat().st_size == 0:
             raise NewsletterError.single(str(path), f"{DAMAGED} (the file is empty)")
-        conn = sqlite3.connect(
-            path,
-            isolation_level=None,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            check_same_thread=not shared,
-        )
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     except OSError as exc:
         raise NewsletterError.single(
             str(path), f"cannot open the database: {exc.strerror or exc}"

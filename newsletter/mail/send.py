@@ -17,7 +17,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -385,8 +384,7 @@ class _Worker:
 
     def __call__(self) -> None:
         try:
-            # Used by this thread and its ledger thread in turn, never by both at once.
-            self.conn = connect(self.run.job.database, shared=True)
+            self.conn = connect(self.run.job.database)  # SQLite: one connection per thread
         except BaseException as exc:
             self.run.worker_error = exc
             self.run.halt("error")
@@ -394,7 +392,6 @@ class _Worker:
             return
         _set_sync(self.conn, self.options)
         self.ledger = Ledger(self.conn, self.run.job.issue_id, self.run.job.scope)
-        self.committer = ThreadPoolExecutor(1, thread_name_prefix=f"ledger-{self.name}")
         try:
             while not self.run.stop.is_set():
                 rows = self._next_batch()
@@ -418,7 +415,6 @@ class _Worker:
                 with contextlib.suppress(Exception):
                     self.ledger.unsent(self.current)
         finally:
-            self.committer.shutdown()
             with contextlib.suppress(Exception):
                 self.ledger.release(self.name)
             self.transport.close()
@@ -492,25 +488,20 @@ class _Worker:
             return exc
 
     def _build_next(self) -> None:
-        """Make the next row's message while this one's commit is flushed to disk."""
+        """Make the next row's message while the server works on this one's (its 250)."""
         row = self.upcoming
         if row is not None and self.ready is None:
             self.ready = (row.id, self._make(row))
 
     def _hand_over(self, row: Row, message: bytes) -> bool:
-        """Commit `sending` in the ledger's thread while the envelope and the message travel
-        and the next message is built; once the commit is on disk, send the final dot and
-        record the reply."""
+        """Send the envelope and the message, all but the final dot; commit `sending` while
+        the message travels (the kernel sends it and the server reads it meanwhile); then
+        send the dot, build the next message while the server answers, record the reply."""
         sender = self.run.job.config.sender_email
         self.current = row
-        committing = self.committer.submit(self.ledger.start_sending, row)
+        refused = self._all_but_the_dot(sender, row.email, message)
         try:
-            refused = self._all_but_the_dot(sender, row.email, message)
-            self._build_next()
-        finally:  # whatever happens, the connection is this thread's again before going on
-            wait([committing])
-        try:
-            going = committing.result()
+            going = self.ledger.start_sending(row)
         except BaseException:
             self.transport.abandon()
             raise
@@ -522,7 +513,7 @@ class _Worker:
         try:
             if refused is not None:
                 raise refused
-            reply = self.transport.finish(then=self._then(sender))
+            reply = self.transport.finish(self._build_next, then=self._then(sender))
         except TransientError as exc:
             self.current = None
             return self._temporary(row, exc)

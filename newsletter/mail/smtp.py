@@ -7,7 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from newsletter.build.mime import WireMessage
@@ -114,6 +114,10 @@ def envelope_address(address: str) -> tuple[str, bool]:
     return result, not result.isascii()
 
 
+SEND_BUFFER = 1 << 18
+"""Bytes the kernel holds for the server: several messages of an issue (30 KB or so)."""
+
+
 class SmtpTransport:
     """Sends messages over one reused SMTP connection; raises the typed errors above."""
 
@@ -177,6 +181,9 @@ class SmtpTransport:
             # Nagle's algorithm holds it until the server's delayed ACK, 40 ms a message.
             if conn.sock is not None:
                 conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # Room for a whole message: `transfer` hands it to the kernel and returns, and
+                # the ledger commits while the kernel sends it.
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self._secure_and_login(conn)
         except BaseException:
             self.close()
@@ -288,11 +295,18 @@ class SmtpTransport:
             self.dot = b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
             conn.send(body)
 
-    def finish(self, *, then: tuple[str, str] | None = None) -> str:
+    def finish(
+        self,
+        meanwhile: Callable[[], None] | None = None,
+        *,
+        then: tuple[str, str] | None = None,
+    ) -> str:
         """Send the final dot (after `transfer`, which runs now if it has not) and return the
         server's acceptance (250), or raise what it said.
 
-        `then` (sender, recipient) is the next message's envelope: with PIPELINING it goes
+        `meanwhile` runs between the dot and reading the reply: the caller's own work (the
+        next message) overlaps the server's. `then` (sender, recipient) is the next message's
+        envelope: with PIPELINING it goes
         out in the same write, right behind the dot (RFC 2920 lets message content start a
         group), saving a round trip per message; its answers are read by the next
         `transfer`.
@@ -309,6 +323,8 @@ class SmtpTransport:
                     data.append(self._envelope(conn, *then))
                     self.ahead, self.awaiting = then, True
             conn.send(b"".join(data))
+            if meanwhile is not None:
+                meanwhile()
             code, text = conn.getreply()
             if code != 250:
                 if self.ahead is not None:  # the next envelope is in: only closing undoes it

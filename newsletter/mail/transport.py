@@ -22,10 +22,10 @@ class Transport(Protocol):
 
     A message goes in three steps: `offer` sends its envelope (with PIPELINING, without
     waiting for the answers); `transfer` reads those answers and sends the message, all but
-    the final dot; `finish` sends the dot that commits it and returns the server's reply.
-    `abandon` drops an offered or transferred one. The ledger's commit for a message runs
-    (in another thread) while the envelope and the message travel, and must be on disk
-    before `finish`. `finish` may send the next message's envelope (`then`) behind the
+    the final dot; `finish` sends the dot that commits it and returns the server's reply,
+    running `meanwhile` (work of the caller's) while the server decides. `abandon` drops an
+    offered or transferred one. The ledger's commit for a message runs after `transfer`,
+    while the message travels, and is on disk before `finish`. `finish` may send the next message's envelope (`then`) behind the
     dot; the next `offer` for that recipient then sends nothing, one for anyone else starts
     over.
     """
@@ -39,7 +39,12 @@ class Transport(Protocol):
 
     def transfer(self) -> None: ...
 
-    def finish(self, *, then: tuple[str, str] | None = None) -> str: ...
+    def finish(
+        self,
+        meanwhile: Callable[[], None] | None = None,
+        *,
+        then: tuple[str, str] | None = None,
+    ) -> str: ...
 
     def abandon(self) -> None: ...
 
@@ -69,10 +74,17 @@ class DirectoryTransport:
     def transfer(self) -> None:
         pass
 
-    def finish(self, *, then: tuple[str, str] | None = None) -> str:
+    def finish(
+        self,
+        meanwhile: Callable[[], None] | None = None,
+        *,
+        then: tuple[str, str] | None = None,
+    ) -> str:
         recipient, message = self.staged
         name = f"{next(self.counter):06d}-{self._UNSAFE.sub('_', recipient)[:80]}.eml"
         (self.folder / name).write_bytes(message)
+        if meanwhile is not None:
+            meanwhile()
         return f"written to {name}"
 
     def abandon(self) -> None:
