@@ -217,12 +217,10 @@ def test_the_message_travels_while_its_commit_waits_and_the_dot_waits_for_it(pat
     assert sink.received == [f"reader{i}@example.org" for i in range(3)]
 
 
-def test_a_bug_while_a_commit_is_in_flight_leaves_the_ledger_whole(
-    paths, issue, monkeypatch
-) -> None:
-    """A fault of ours (not an SMTP reply) while reader1's message travels and its commit
-    runs: the send stops with the error, reader1 is not left `sending`, and the next run
-    sends reader1 and reader2, never reader0 again."""
+def test_a_bug_while_a_message_travels_leaves_the_ledger_whole(paths, issue, monkeypatch) -> None:
+    """A fault of ours (not an SMTP reply) while reader1's message travels, with reader0's
+    `sent` not yet committed: the send stops with the error, reader0 is recorded sent,
+    reader1 is not left `sending`, and the next run sends reader1 and reader2 only."""
     from newsletter.mail.smtp import SmtpTransport
 
     add(paths, *people(3))
