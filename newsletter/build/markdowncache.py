@@ -13,7 +13,7 @@ tests/test_markdowncache.py compares the two.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from newsletter.build import markdown, textify
@@ -43,15 +43,20 @@ class MarkdownCache:
     def __init__(self) -> None:
         self.memo = Memo("markdown", "html.pickle", _stamp(), keep=KEEP)
 
-    def to_html(self, source: str, *, trusted: bool) -> str:
-        """markdown.to_html(source, trusted=trusted)."""
-        key = f"{int(trusted)}{source}"
+    def _text_of(self, key: str, compute: Callable[[], str]) -> str:
+        """The remembered string under `key`, else `compute()`'s, remembered."""
         stored = self.memo.get(key)
         if isinstance(stored, str):
             return stored
-        html = markdown.to_html(source, trusted=trusted)
-        self.memo.put(key, html)
-        return html
+        made = compute()
+        self.memo.put(key, made)
+        return made
+
+    def to_html(self, source: str, *, trusted: bool) -> str:
+        """markdown.to_html(source, trusted=trusted)."""
+        return self._text_of(
+            f"{int(trusted)}{source}", lambda: markdown.to_html(source, trusted=trusted)
+        )
 
     def finished(
         self,
@@ -84,13 +89,9 @@ class MarkdownCache:
 
     def text(self, html: str, *, width: int = textify.WIDTH) -> str:
         """textify.html_to_text(html, width=width)."""
-        key = f"text {width} {html}"
-        stored = self.memo.get(key)
-        if isinstance(stored, str):
-            return stored
-        text = textify.html_to_text(html, width=width)
-        self.memo.put(key, text)
-        return text
+        return self._text_of(
+            f"text {width} {html}", lambda: textify.html_to_text(html, width=width)
+        )
 
     def save(self) -> None:
         self.memo.save()
