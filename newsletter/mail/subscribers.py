@@ -127,12 +127,11 @@ def normalize_email(address: str) -> str:
     regular expression, and an ASCII local part at another domain validates the domain
     once per domain.
     """
-    from email_validator import EmailNotValidError, validate_email
-
     address = address.strip()
     plain = _plain_address(address)
     if plain is not None:
         return plain
+    from email_validator import EmailNotValidError, validate_email  # not for plain addresses
     local, at, domain = address.rpartition("@")
     if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
         try:
