@@ -132,6 +132,7 @@ def normalize_email(address: str) -> str:
     if plain is not None:
         return plain
     from email_validator import EmailNotValidError, validate_email  # not for plain addresses
+
     local, at, domain = address.rpartition("@")
     if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
         try:
