@@ -431,7 +431,7 @@ def test_per_recipient_bytes_equal_encoding_the_whole_filled_document(
     assert all(len(line) <= max(78, len(address) + 8) for line in header.split(b"\r\n"))
     parsed = email.message_from_string(header.decode() + "\r\n", policy=email.policy.SMTPUTF8)
     (only,) = parsed["To"].addresses
-    assert only.addr_spec == mime._ascii_domain(address)
+    assert only.addr_spec == mime.ascii_domain(address)
     assert "".join(only.display_name.split()) == "".join(mime.clean_header(name).split())
 
 
@@ -487,7 +487,7 @@ def test_ascii_addresses_skip_the_idna_codec_with_the_same_result(address: str) 
         domain = domain.encode("idna").decode("ascii")
     expected = f"{local}@{domain}"
     assert envelope_address(address) == (expected, not expected.isascii())
-    assert mime._ascii_domain(address) == expected
+    assert mime.ascii_domain(address) == expected
 
 
 def test_a_batch_finds_each_readers_link_id_as_one_lookup_would(paths) -> None:

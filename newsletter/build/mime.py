@@ -50,7 +50,7 @@ def address_header(field: str, name: str, address: str) -> bytes:
     """
     if _UNSAFE_ADDRESS.search(address):
         raise ValueError(f"the address {address!r} holds spaces or control characters")
-    address = _ascii_domain(address)
+    address = ascii_domain(address)
     display = clean_header(name)
     if not display:
         return f"{field}: {address}\r\n".encode()
@@ -76,7 +76,9 @@ _UNSAFE_ADDRESS = re.compile(r"[\s\x00-\x1f\x7f<>]")
 rather than let it add a header or an SMTP command."""
 
 
-def _ascii_domain(address: str) -> str:
+def ascii_domain(address: str) -> str:
+    """The address with its domain as IDNA A-labels (`bücher.de` -> `xn--bcher-kva.de`), as
+    headers and SMTP's envelope both want it; a domain the codec refuses is left as is."""
     if address.isascii() and "@" in address:  # IDNA gives an ASCII domain back as it is
         return address
     local, _, domain = address.rpartition("@")
@@ -104,7 +106,7 @@ def _fold_list(name: str, items: list[str]) -> bytes:
 
 def format_address(name: str, address: str) -> str:
     """`Name <addr>` with the name quoted or RFC 2047-encoded as needed; IDN domains as A-labels."""
-    return email.utils.formataddr((clean_header(name), _ascii_domain(address)), charset="utf-8")
+    return email.utils.formataddr((clean_header(name), ascii_domain(address)), charset="utf-8")
 
 
 def _now_date() -> str:

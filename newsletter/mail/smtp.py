@@ -10,7 +10,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from newsletter.build.mime import WireMessage
+from newsletter.build.mime import WireMessage, ascii_domain
 from newsletter.hosts import is_loopback
 from newsletter.model import SmtpSettings
 
@@ -105,12 +105,7 @@ def stuff_dots(message: bytes) -> bytes:
 
 def envelope_address(address: str) -> tuple[str, bool]:
     """The address as SMTP wants it (IDN domain as A-labels) and whether it needs SMTPUTF8."""
-    if address.isascii() and "@" in address:  # IDNA gives an ASCII domain back as it is
-        return address, False
-    local, _, domain = address.rpartition("@")
-    with contextlib.suppress(UnicodeError):
-        domain = domain.encode("idna").decode("ascii")
-    result = f"{local}@{domain}"
+    result = ascii_domain(address)
     return result, not result.isascii()
 
 
