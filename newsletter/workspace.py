@@ -157,17 +157,17 @@ def _create_secret(file: Path) -> str:
 
 def load_smtp_password(paths: Paths, env: Mapping[str, str] | None = None) -> str:
     """NEWSLETTER_SMTP_PASSWORD, else data/smtp_password; never newsletter.toml."""
-    env = os.environ if env is None else env
-    if env.get("NEWSLETTER_SMTP_PASSWORD"):
-        return env["NEWSLETTER_SMTP_PASSWORD"]
-    file = paths.data / "smtp_password"
-    return file.read_text(encoding="utf-8").strip() if file.exists() else ""
+    return _password(paths, "smtp", env)
 
 
 def load_imap_password(paths: Paths, env: Mapping[str, str] | None = None) -> str:
     """NEWSLETTER_IMAP_PASSWORD, else data/imap_password; never newsletter.toml."""
+    return _password(paths, "imap", env)
+
+
+def _password(paths: Paths, kind: str, env: Mapping[str, str] | None) -> str:
     env = os.environ if env is None else env
-    if env.get("NEWSLETTER_IMAP_PASSWORD"):
-        return env["NEWSLETTER_IMAP_PASSWORD"]
-    file = paths.data / "imap_password"
+    if env.get(f"NEWSLETTER_{kind.upper()}_PASSWORD"):
+        return env[f"NEWSLETTER_{kind.upper()}_PASSWORD"]
+    file = paths.data / f"{kind}_password"
     return file.read_text(encoding="utf-8").strip() if file.exists() else ""
