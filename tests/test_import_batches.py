@@ -47,14 +47,17 @@ def expected(
     before=st.lists(st.tuples(PEOPLE, st.sampled_from(subs.STATUSES)), max_size=4),
     rows=st.lists(PEOPLE, max_size=9),
     size=st.integers(min_value=1, max_value=4),
+    statement=st.integers(min_value=1, max_value=3),
     dry_run=st.booleans(),
 )
 def test_batched_import_counts_and_stores_what_rows_one_by_one_say(
     before: list[tuple[tuple[str, str], str]],
     rows: list[tuple[str, str]],
     size: int,
+    statement: int,
     dry_run: bool,
 ) -> None:
+    """`size` rows a batch, `statement` rows an INSERT into the batch's table."""
     conn = connect(Path(":memory:"))
     listed: dict[str, tuple[str, str]] = {}
     for (email, name), status in before:
@@ -67,6 +70,7 @@ def test_batched_import_counts_and_stores_what_rows_one_by_one_say(
     counts, after = expected(listed, rows, size, dry_run)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(subs, "IMPORT_BATCH", size)
+        patch.setattr(subs, "_INCOMING_ROWS", statement)
         got = subs.import_rows(
             conn, [(e, n, "form") for e, n in rows], source="test", dry_run=dry_run, now=NOW
         )
