@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsletter import tokens
-from newsletter.mail import database, subscribers
+from newsletter.mail import database, schema, subscribers
 from newsletter.mail.schema import MIGRATIONS
 from newsletter.web import signups
 from newsletter.web.clientaddr import client_address, networks
@@ -138,7 +138,34 @@ def test_the_migration_gives_existing_subscribers_distinct_opaque_ids(tmp_path: 
     found = [r[0] for r in conn.execute("SELECT token_id FROM subscribers")]
     conn.close()
     assert len(found) == len(set(found)) == 51
-    assert all(len(i) == 24 and set(i) <= set("0123456789abcdef") for i in found)
+    assert all(isinstance(i, bytes) and len(i) == 12 for i in found)
+
+
+def test_ids_stored_as_hex_keep_working_once_stored_as_bytes(tmp_path: Path) -> None:
+    """Links sent before the ids were kept as bytes name the same subscribers after."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    version = MIGRATIONS.index(schema.subscriber_tokens_v2_bytes)
+    database.migrate(conn, MIGRATIONS[:version])
+    for i in range(20):
+        conn.execute(
+            "INSERT INTO subscribers (email, email_key, consent, consent_at, created_at,"
+            " updated_at) VALUES (?, ?, 'x', '', '', '')",
+            (f"r{i}@example.org", f"r{i}@example.org"),
+        )
+    before = dict(conn.execute("SELECT email, token_id FROM subscribers").fetchall())
+    links = {email: tokens.sign_id(ident, SECRET) for email, ident in before.items()}
+    conn.close()
+    conn = database.connect(path)
+    for email, link in links.items():
+        found = subscribers.by_token(conn, tokens.read(link, SECRET))
+        assert found is not None and found.email == email
+        assert subscribers.token_id_for(conn, email) == before[email]
+    added = subscribers.add(conn, "new@example.org", consent="asked")
+    new_id = subscribers.token_id_for(conn, added.email)
+    assert new_id is not None and new_id not in before.values()
+    assert subscribers.by_token(conn, tokens.read(tokens.sign_id(new_id, SECRET), SECRET)) == added
+    conn.close()
 
 
 def test_a_confirmation_link_expires_after_seven_days(tmp_path: Path) -> None:

@@ -525,7 +525,7 @@ def _import_batch(
                 "INSERT INTO subscribers (email, email_key, name, status, source, consent,"
                 " consent_at, created_at, updated_at, token_id)"
                 " SELECT i.email, i.key, i.name, 'active', ?, i.consent, ?, ?, ?,"
-                " lower(hex(randomblob(12)))"
+                " randomblob(12)"
                 " FROM temp.incoming i WHERE NOT EXISTS"
                 " (SELECT 1 FROM subscribers s WHERE s.email_key = i.key) ORDER BY i.rowid",
                 (source, now, now, now),
@@ -596,9 +596,11 @@ def escalate_status(
 
 
 def token_id_for(conn: sqlite3.Connection, email: str) -> str | None:
-    """The opaque id that this address's unsubscribe links carry; None when not listed."""
+    """The opaque id that this address's unsubscribe links carry (hex); None when not listed.
+
+    The database keeps the id's 12 bytes (a smaller index); links carry 24 hex digits."""
     row = conn.execute(
-        "SELECT token_id FROM subscribers WHERE email_key = ?", (email_key(email),)
+        "SELECT lower(hex(token_id)) FROM subscribers WHERE email_key = ?", (email_key(email),)
     ).fetchone()
     return row[0] if row is not None else None
 
@@ -612,7 +614,7 @@ def token_ids_for(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str, 
     marks = ",".join("?" * len(set(keys.values())))
     found = dict(
         conn.execute(
-            f"SELECT email_key, token_id FROM subscribers WHERE email_key IN ({marks})",
+            f"SELECT email_key, lower(hex(token_id)) FROM subscribers WHERE email_key IN ({marks})",
             tuple(set(keys.values())),
         ).fetchall()
     )
@@ -623,7 +625,8 @@ def by_token(conn: sqlite3.Connection, verified: tokens.Verified) -> Subscriber 
     """Whom a verified token names: an opaque id, or (old tokens) an address."""
     if verified.kind == "address":
         return get(conn, verified.value)
-    return _row(conn.execute(f"{_SELECT} WHERE token_id = ?", (verified.value,)).fetchone())
+    ident = bytes.fromhex(verified.value)  # read() let only 24 hex digits through
+    return _row(conn.execute(f"{_SELECT} WHERE token_id = ?", (ident,)).fetchone())
 
 
 class Unsubscribed(NamedTuple):

@@ -40,7 +40,9 @@ def workspace(folder: Path, readers: int) -> list[str]:
         " updated_at) VALUES (?, ?, '', 'bench', '', '', '')",
         [(f"r{i}@example.org", f"r{i}@example.org") for i in range(readers)],
     )
-    ids = [row[0] for row in conn.execute("SELECT token_id FROM subscribers ORDER BY id")]
+    ids = [
+        row[0] for row in conn.execute("SELECT lower(hex(token_id)) FROM subscribers ORDER BY id")
+    ]
     conn.close()
     return [tokens.sign_id(i, SECRET) for i in ids]
 
