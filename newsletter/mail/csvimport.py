@@ -49,9 +49,10 @@ NO_CONSENT = (
 CHECKPOINT_PAGES = 8000
 """WAL pages after which the import's own commits copy the log back into the database.
 
-A batch of 2,000 rows writes up to 1,400 pages (the random token index touches most of
-its leaves), so SQLite's default of 1,000 made nearly every batch checkpoint and wait for
-two fsyncs; this one checkpoints every few batches (about 32 MB of log at most). Closing
+A batch of 5,000 rows writes 350 to 900 pages (the random unsubscribe-id index touches
+most of its leaves; 50 MB of log for a 100,000-row import), so SQLite's default of 1,000
+would make nearly every batch checkpoint and wait for two fsyncs; this one checkpoints
+every ten batches or so (about 32 MB of log at most). Closing
 the last connection, the web service's checkpoint thread or another writer's commit copies
 back the rest."""
 
