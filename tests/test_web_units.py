@@ -155,8 +155,14 @@ def test_ids_stored_as_hex_keep_working_once_stored_as_bytes(tmp_path: Path) -> 
         )
     before = dict(conn.execute("SELECT email, token_id FROM subscribers").fetchall())
     links = {email: tokens.sign_id(ident, SECRET) for email, ident in before.items()}
+    conn.execute(
+        "UPDATE subscribers SET token_id = 'edited by hand' WHERE email = 'r0@example.org'"
+    )
+    del links["r0@example.org"]
     conn.close()
     conn = database.connect(path)
+    fresh = conn.execute("SELECT token_id FROM subscribers WHERE email = 'r0@example.org'")
+    assert len(fresh.fetchone()[0]) == 12  # a new id for one no link could carry
     for email, link in links.items():
         found = subscribers.by_token(conn, tokens.read(link, SECRET))
         assert found is not None and found.email == email

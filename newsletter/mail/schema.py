@@ -247,7 +247,13 @@ MIGRATIONS.append(ledger_v2_one_time_format)
 
 
 def _id_bytes(hex_id: str | None) -> bytes | None:
-    return bytes.fromhex(hex_id) if hex_id else None
+    """The 12 bytes of a 24-hex-digit id; None (a new id is drawn) for anything else, which
+    no link could carry (tokens.read accepts only that form)."""
+    try:
+        raw = bytes.fromhex(hex_id or "")
+    except ValueError:
+        return None
+    return raw if len(raw) == 12 else None
 
 
 def subscriber_tokens_v2_bytes(conn: sqlite3.Connection) -> None:
