@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,18 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
 """The tests' own copy of the example content: the practitioner's content/ never breaks a test."""
 TEST_SECRET = "test-secret-not-for-production-use"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C means Ctrl-C here, however the suite was started.
+
+    A shell without job control starts a background command with SIGINT ignored, and its
+    children inherit that: Python then installs no KeyboardInterrupt handler, so the tests
+    that press Ctrl-C on `preview` and `send` would see it do nothing. A handled signal
+    goes back to the default in a child, so the commands under test get the usual one.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
