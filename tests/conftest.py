@@ -38,8 +38,15 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path) -> None:
-    """Tests never see the developer's own settings, and sign tokens with a known secret."""
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, _cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests never see the developer's own settings, and sign tokens with a known secret.
+
+    Each runs in an empty folder of its own: a command given no --root looks for a workspace
+    in the current folder, and that must never be the repository's live content/.
+    """
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     for name in list(__import__("os").environ):
         if name.startswith("NEWSLETTER_") and name != "NEWSLETTER_REQUIRE_BROWSER":
             monkeypatch.delenv(name, raising=False)

@@ -189,3 +189,10 @@ def test_the_live_content_guard_sees_each_spelling() -> None:
     assert [len(_names_of_the_live_content(s)) for s in spellings] == [1, 1, 1, 1]
     fine = 'shutil.copytree(EXAMPLE / "content", root / "content")'
     assert _names_of_the_live_content(fine) == []
+
+
+def test_tests_run_outside_the_repository() -> None:
+    """A command given no --root reads the current folder: never the live content/."""
+    here = Path.cwd().resolve()
+    assert not (here / "content").exists()
+    assert Path(__file__).resolve().parent.parent not in (here, *here.parents)
