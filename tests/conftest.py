@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from newsletter.build.pipeline import render_workspace
 from newsletter.cli import main
+from newsletter.model import Config, Rendered
+from newsletter.workspace import Paths
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
@@ -116,3 +119,15 @@ def cli(workspace: Path) -> Callable[..., object]:
         )
 
     return run
+
+
+@pytest.fixture
+def paths(workspace: Path) -> Paths:
+    """The example workspace's paths."""
+    return Paths(workspace)
+
+
+@pytest.fixture
+def issue(paths: Paths) -> tuple[Config, Rendered]:
+    """The example's December issue, rendered once for the test."""
+    return render_workspace(paths, "2026-12")

@@ -8,7 +8,6 @@ import re
 import ssl
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from conftest import copy_example
@@ -27,16 +26,6 @@ from newsletter.workspace import Paths
 
 SECRET = "test-secret-not-for-production-use"
 FAST = sending.SendOptions(retry_after=0.05, retry_cap=0.2)
-
-
-@pytest.fixture
-def paths(workspace: Path) -> Paths:
-    return Paths(workspace)
-
-
-@pytest.fixture
-def issue(paths: Paths):
-    return build.render_workspace(paths, "2026-12")
 
 
 def add(paths: Paths, *people: tuple[str, str]) -> None:

@@ -15,16 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from smtp_sink import Sink
 from test_send import FAST, add, job, people, states
 
-from newsletter.build import pipeline as build
 from newsletter.mail import database, subscribers
 from newsletter.mail import send as sending
-from newsletter.workspace import Paths
 
 
 class WithholdingSink:
@@ -107,16 +104,6 @@ class WithholdingSink:
                 return False
             self.buffer += chunk
         return True
-
-
-@pytest.fixture
-def paths(workspace: Path) -> Paths:
-    return Paths(workspace)
-
-
-@pytest.fixture
-def issue(paths: Paths):
-    return build.render_workspace(paths, "2026-12")
 
 
 def test_the_next_envelope_goes_out_before_the_server_answers_the_dot(paths, issue) -> None:
