@@ -595,12 +595,14 @@ def escalate_status(
 # --- opaque tokens and the web service (newsletter serve) -------------------------------------
 
 
-def token_id_for(conn: sqlite3.Connection, email: str) -> str | None:
-    """The opaque id that this address's unsubscribe links carry (hex); None when not listed.
+_LINK_ID = "lower(hex(token_id))"
+"""The opaque id as links carry it: the table keeps its 12 bytes (a smaller index)."""
 
-    The database keeps the id's 12 bytes (a smaller index); links carry 24 hex digits."""
+
+def token_id_for(conn: sqlite3.Connection, email: str) -> str | None:
+    """The opaque id that this address's unsubscribe links carry; None when not listed."""
     row = conn.execute(
-        "SELECT lower(hex(token_id)) FROM subscribers WHERE email_key = ?", (email_key(email),)
+        f"SELECT {_LINK_ID} FROM subscribers WHERE email_key = ?", (email_key(email),)
     ).fetchone()
     return row[0] if row is not None else None
 
@@ -614,7 +616,7 @@ def token_ids_for(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str, 
     marks = ",".join("?" * len(set(keys.values())))
     found = dict(
         conn.execute(
-            f"SELECT email_key, lower(hex(token_id)) FROM subscribers WHERE email_key IN ({marks})",
+            f"SELECT email_key, {_LINK_ID} FROM subscribers WHERE email_key IN ({marks})",
             tuple(set(keys.values())),
         ).fetchall()
     )
